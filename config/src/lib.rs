@@ -1,0 +1,1 @@
+//! Node configuration. See issue "Member identity, keystore, config".

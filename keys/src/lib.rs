@@ -1,0 +1,1 @@
+//! Secret key material for a Debrief member. See issue "Member identity, keystore, config".

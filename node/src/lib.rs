@@ -1,0 +1,6 @@
+//! The Debrief node: command line, store, HTTPS server and client, sync, archive and demo.
+//!
+//! The binary is a thin wrapper; everything lives here so that integration tests can drive a node
+//! in-process.
+
+pub mod cli;

@@ -1,0 +1,1 @@
+//! Cross-crate integration test harness for Debrief.
