@@ -4,10 +4,17 @@
 //! every rule can be tested with fixed inputs and pinned by vectors. The normative text is
 //! `docs/protocol.md`; checks in code cite its rule numbers (`// protocol.md §1.4`).
 
+pub mod bundle;
 pub mod canonical;
+pub mod declassify;
 pub mod encoding;
 pub mod envelope;
+pub mod identity;
 pub mod ids;
+pub mod membership;
+pub mod profile;
+pub mod report;
+pub mod roster;
 pub mod timestamp;
 
 pub use envelope::{Envelope, EnvelopeError, PayloadType, PublicKey, Signer, Verified};
