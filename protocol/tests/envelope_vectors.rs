@@ -3,6 +3,8 @@
 //! documented error. Regenerate with `DEBRIEF_REGEN_VECTORS=1 cargo test -p debrief-protocol
 //! --test envelope_vectors` only when the protocol deliberately changes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure should panic loudly
+
 use std::path::PathBuf;
 
 use debrief_protocol::envelope::{self, EnvelopeSignature, pae};
