@@ -4,3 +4,5 @@
 //! in-process.
 
 pub mod cli;
+pub mod http;
+pub mod tls;

@@ -267,6 +267,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
