@@ -18,7 +18,9 @@ use debrief_node::http::client::{ClientTimeouts, PeerClient, PeerRequest, pinned
 use debrief_node::http::clock::{Clock, FixedClock};
 use debrief_node::http::replay::ReplayMemory;
 use debrief_node::http::serve::{RunningServer, serve_tls};
-use debrief_node::tls::{NodeTlsIdentity, ed25519_pkcs8_from_seed, ring_provider};
+use debrief_node::tls::{
+    NodeTlsIdentity, PinnedServerVerifier, ed25519_pkcs8_from_seed, ring_provider,
+};
 use debrief_protocol::wire::{MAX_CLOCK_SKEW_SECONDS, RequestNonce};
 use debrief_protocol::{EnvelopeId, MemberId, PublicKey, Sha256Digest, Signer, Timestamp};
 use ed25519_dalek::SigningKey;
@@ -262,7 +264,98 @@ async fn a_replayed_certificate_without_its_key_fails_the_handshake() {
             rustls::CertificateError::BadSignature
         ))
     );
+    // The TLS 1.2 signature path refuses it too.
+    let tls12 = client_with_versions(genuine.pin(), &[&rustls::version::TLS12]);
+    let err = tls12
+        .get(format!("{}/healthz", server.base_url()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rustls_error_in(&err),
+        Some(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::BadSignature
+        ))
+    );
     server.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+/// A pinned reqwest client limited to some TLS versions.
+fn client_with_versions(
+    pin: Sha256Digest,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> reqwest::Client {
+    let mut config = rustls::ClientConfig::builder_with_provider(ring_provider())
+        .with_protocol_versions(versions)
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedServerVerifier::new(pin)))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_genuine_server_passes_over_tls_1_2_and_1_3() {
+    let t = start(100).await;
+    for versions in [
+        &[&rustls::version::TLS12][..],
+        &[&rustls::version::TLS13][..],
+    ] {
+        let client = client_with_versions(t.pin, versions);
+        let response = client
+            .get(format!("{}/healthz", t.server.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    t.server.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_requests_in_flight() {
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (e, r) = (entered.clone(), release.clone());
+    let router = Router::new().route(
+        "/slow",
+        get(move || {
+            let (e, r) = (e.clone(), r.clone());
+            async move {
+                e.notify_one();
+                r.notified().await;
+                "done"
+            }
+        }),
+    );
+    let identity = NodeTlsIdentity::from_seed(&SERVER_TLS_SEED).unwrap();
+    let server = serve_tls(
+        "127.0.0.1:0".parse().unwrap(),
+        identity.server_config().unwrap(),
+        router,
+    )
+    .await
+    .unwrap();
+    let base = server.base_url();
+    let client = pinned_client(identity.pin(), ClientTimeouts::default()).unwrap();
+    let in_flight = tokio::spawn({
+        let (client, url) = (client.clone(), format!("{base}/slow"));
+        async move { client.get(url).send().await?.text().await }
+    });
+    entered.notified().await;
+    // Shutdown has begun while the request is still in its handler.
+    server.begin_shutdown(Duration::from_secs(30));
+    let stopping = tokio::spawn(server.wait());
+    release.notify_one();
+    assert_eq!(in_flight.await.unwrap().unwrap(), "done");
+    stopping.await.unwrap().unwrap();
+    // Once stopped, nothing answers any more.
+    let fresh = pinned_client(identity.pin(), ClientTimeouts::default()).unwrap();
+    assert!(fresh.get(format!("{base}/slow")).send().await.is_err());
 }
 
 #[tokio::test]

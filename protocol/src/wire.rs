@@ -457,6 +457,66 @@ mod tests {
         ));
     }
 
+    /// The vector in protocol.md §4.3: fixed keys give fixed bytes, so a second
+    /// implementation can check its encoder and signer against it.
+    #[test]
+    fn fixed_vector() {
+        let signer = key(1);
+        let circle = EnvelopeId(Sha256Digest::of(b"circle-1"));
+        let claim = HttpRequestClaim {
+            method: "GET".into(),
+            path: format!("/v1/c/{circle}/feed?after=0&limit=50"),
+            circle,
+            destination: key(2).public_key().member_id(),
+            content_type: String::new(),
+            body_sha256: Sha256Digest::of(b""),
+            timestamp: Timestamp::from_unix(NOW),
+            nonce: RequestNonce([0xab; 16]),
+            signer: signer.public_key().member_id(),
+        };
+        let env = claim.sign(&signer).unwrap();
+        assert_eq!(
+            std::str::from_utf8(env.payload()).unwrap(),
+            concat!(
+                r#"{"body_sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","#,
+                r#""circle":"1a44cd877e41a988643bf2e855c04c15d1bc030da42ab0b4ce01af4a6305dcf7","#,
+                r#""content_type":"","destination":"db1ni4ahvpqlgicuhdnv66jxjdssijppsvm","#,
+                r#""method":"GET","nonce":"abababababababababababababababab","#,
+                r#""path":"/v1/c/1a44cd877e41a988643bf2e855c04c15d1bc030da42ab0b4ce01af4a6305dcf7/feed?after=0&limit=50","#,
+                r#""signer":"db1gr2q7gf5lh6pzfdnurnkvputhpqvjjfv","timestamp":"2026-11-25T10:20:00Z"}"#
+            )
+        );
+        assert_eq!(
+            crate::encoding::base64_encode(&env.signatures()[0].sig),
+            "iOKdrktM9jOgqrplrFSJiL9Gr1XmxDG2KxRlUrKMBsEAcxS8ujNjJYpO1a+QuHFk4PoLUwCVe8DiQzi5MjMrDQ=="
+        );
+        assert_eq!(
+            env.signatures()[0].keyid.to_hex(),
+            "34750f98bd59fcfc946da45aaabe933be154a4b5094e1c4abf42866505f3c97e"
+        );
+        // The header value decodes back to an envelope that verifies.
+        let header = crate::encoding::base64_encode(&env.to_json());
+        let parsed =
+            Envelope::from_json(&crate::encoding::base64_decode(&header).unwrap()).unwrap();
+        let facts = RequestFacts {
+            method: "GET".into(),
+            path: claim.path.clone(),
+            circle,
+            destination: key(2).public_key().member_id(),
+            content_type: String::new(),
+        };
+        let verified = verify_request(
+            &parsed,
+            &facts,
+            &Sha256Digest::of(b""),
+            |m| (*m == signer.public_key().member_id()).then(|| signer.public_key()),
+            Timestamp::from_unix(NOW),
+            MAX_CLOCK_SKEW_SECONDS,
+        )
+        .unwrap();
+        assert_eq!(verified.value(), &claim);
+    }
+
     #[test]
     fn nonce_parses_lowercase_hex_only() {
         assert_eq!(

@@ -30,14 +30,24 @@ impl RunningServer {
         format!("https://{}", self.addr)
     }
 
-    /// Stops accepting connections, lets requests in flight finish for up to `grace`, then
-    /// closes what is left and waits for the server task.
-    pub async fn shutdown(self, grace: Duration) -> io::Result<()> {
+    /// Stops accepting connections and asks open ones to close once their requests in flight
+    /// have finished, allowing up to `grace`; returns at once (see [`RunningServer::wait`]).
+    pub fn begin_shutdown(&self, grace: Duration) {
         self.handle.graceful_shutdown(Some(grace));
+    }
+
+    /// Waits until the server task has ended.
+    pub async fn wait(self) -> io::Result<()> {
         match self.task.await {
             Ok(result) => result,
             Err(e) => Err(io::Error::other(e)),
         }
+    }
+
+    /// [`RunningServer::begin_shutdown`], then [`RunningServer::wait`].
+    pub async fn shutdown(self, grace: Duration) -> io::Result<()> {
+        self.begin_shutdown(grace);
+        self.wait().await
     }
 }
 
