@@ -1,4 +1,4 @@
-//! The replay memory (protocol.md §4.4 step 9): every accepted (signer, nonce) is remembered
+//! The replay memory (protocol.md §4.4 step 9, §4.5): every accepted (signer, nonce) is remembered
 //! until no copy of that request could pass the skew check any more. Capacity is bounded; when
 //! it is full, new requests are refused rather than anything being forgotten early, because
 //! forgetting early would let a captured request be replayed.
@@ -75,7 +75,7 @@ impl ReplayMemory {
     ) -> Result<(), ReplayError> {
         let mut entries = self.lock();
         // An entry may go once `now` is past the last second at which its request could
-        // still pass the skew check; not a second earlier (protocol.md §4.4 step 9).
+        // still pass the skew check; not a second earlier (protocol.md §4.5.1).
         while let Some(first) = entries.by_expiry.first().cloned() {
             if first.0 >= now.unix() {
                 break;
@@ -87,6 +87,7 @@ impl ReplayMemory {
         if entries.seen.contains(&key) {
             return Err(ReplayError::Replayed);
         }
+        // protocol.md §4.5.2: when full, refuse; never forget early.
         if entries.seen.len() >= self.capacity {
             // The earliest entry leaves one second after its expiry.
             let retry_after = entries
