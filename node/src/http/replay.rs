@@ -1,5 +1,5 @@
-//! The replay memory (protocol.md §4.4 step 9, §4.5): every accepted (signer, nonce) is remembered
-//! until no copy of that request could pass the skew check any more. Capacity is bounded; when
+//! The replay memory (protocol.md §4.4 step 9, §4.5): every accepted (signer, nonce) is
+//! remembered until no copy of that request could pass the skew check any more. Capacity is bounded; when
 //! it is full, new requests are refused rather than anything being forgotten early, because
 //! forgetting early would let a captured request be replayed.
 
