@@ -11,6 +11,7 @@ use debrief_protocol::{EnvelopeError, EnvelopeId, MemberId, Sha256Digest, Signer
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Url};
 
+use super::clock::Clock;
 use crate::tls::{TlsError, pinned_client_config};
 
 /// Timeouts for calls to a peer.
@@ -200,6 +201,17 @@ impl PeerClient {
     ) -> Result<reqwest::Response, SendError> {
         let claim = self.claim_for(&request, now, nonce)?;
         Ok(self.build(request, &claim)?.send().await?)
+    }
+}
+
+impl PeerClient {
+    /// Signs `request` with the time from `clock` and a fresh random nonce, and sends it.
+    pub async fn call(
+        &self,
+        request: PeerRequest,
+        clock: &dyn Clock,
+    ) -> Result<reqwest::Response, SendError> {
+        self.send(request, clock.now(), random_nonce()).await
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 pub enum ErrorCode {
     /// 400: the request is malformed in a way not covered by a more specific code.
     BadRequest,
-    /// 401: the `Debrief-Auth` header is missing, malformed, or its signature does not verify.
+    /// 401: the `Debrief-Auth` header is missing or malformed.
     Unauthorized,
     /// 401: the signed method, path, content type or body hash differ from the request.
     RequestMismatch,
@@ -124,11 +124,13 @@ impl From<RequestAuthError> for ApiError {
     fn from(e: RequestAuthError) -> Self {
         // protocol.md §4.6: one code per refusal; crypto failures stay coarse.
         let code = match &e {
-            RequestAuthError::Malformed(_) | RequestAuthError::BadSignature => {
-                ErrorCode::Unauthorized
+            RequestAuthError::Malformed(_) => ErrorCode::Unauthorized,
+            // protocol.md §4.4 step 5: a caller that cannot prove membership is an outsider and
+            // gets the same 404 as one that names a non-member, so member ids cannot be probed.
+            RequestAuthError::NotMember | RequestAuthError::BadSignature => {
+                return ApiError::not_found();
             }
             RequestAuthError::WrongCircle { .. } => ErrorCode::WrongCircle,
-            RequestAuthError::NotMember => ErrorCode::NotFound,
             RequestAuthError::WrongDestination { .. } => ErrorCode::WrongDestination,
             RequestAuthError::Mismatch { .. } => ErrorCode::RequestMismatch,
             RequestAuthError::TooOld { .. } | RequestAuthError::TooNew { .. } => {
@@ -192,6 +194,18 @@ mod tests {
                 format!("\"{}\"", code.as_str())
             );
         }
+    }
+
+    #[test]
+    fn failed_signatures_look_like_outsiders() {
+        assert_eq!(
+            ApiError::from(RequestAuthError::BadSignature),
+            ApiError::not_found()
+        );
+        assert_eq!(
+            ApiError::from(RequestAuthError::NotMember),
+            ApiError::not_found()
+        );
     }
 
     #[test]
