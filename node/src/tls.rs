@@ -74,7 +74,9 @@ pub fn ed25519_pkcs8_from_seed(seed: &[u8; 32]) -> Zeroizing<Vec<u8>> {
 
 impl NodeTlsIdentity {
     /// Builds the key and a self-signed certificate from the node's TLS key seed. The same seed
-    /// always gives the same key and pin (the certificate bytes may differ by serial number).
+    /// always gives the same certificate bytes: the serial number is derived from the key, the
+    /// validity dates are fixed (rcgen's 1975–4096; pins, not dates, are what peers trust) and
+    /// Ed25519 signatures are deterministic.
     pub fn from_seed(seed: &[u8; 32]) -> Result<Self, TlsError> {
         let pkcs8 = ed25519_pkcs8_from_seed(seed);
         let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
@@ -242,6 +244,9 @@ mod tests {
             certificate_spki_pin(id.certificate_der()).unwrap(),
             id.pin()
         );
+        // Deterministic: a restart serves the very same certificate.
+        let again = NodeTlsIdentity::from_seed(&seed).unwrap();
+        assert_eq!(again.certificate_der(), id.certificate_der());
         // Another seed, another pin.
         let other = NodeTlsIdentity::from_seed(&[4u8; 32]).unwrap();
         assert_ne!(

@@ -72,6 +72,32 @@ pub struct AuthLayerState {
     pub max_body_bytes: usize,
 }
 
+/// Default cap on a member request body read by the auth layer (axum's default body limit).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+impl AuthLayerState {
+    /// The state with the protocol's defaults: ±120 s skew, a replay memory of
+    /// [`DEFAULT_REPLAY_CAPACITY`](super::replay::DEFAULT_REPLAY_CAPACITY) entries and a 2 MiB
+    /// body cap. Fields are public for routes or tests that need other values.
+    pub fn new(
+        own_member: MemberId,
+        membership: Arc<dyn MembershipLookup>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        AuthLayerState {
+            own_member,
+            membership,
+            replay: Arc::new(ReplayMemory::new(
+                super::replay::DEFAULT_REPLAY_CAPACITY,
+                wire::MAX_CLOCK_SKEW_SECONDS,
+            )),
+            clock,
+            skew_seconds: wire::MAX_CLOCK_SKEW_SECONDS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
 impl std::fmt::Debug for AuthLayerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthLayerState")
