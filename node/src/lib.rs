@@ -4,4 +4,6 @@
 //! in-process.
 
 pub mod cli;
+pub mod http;
 pub mod store;
+pub mod tls;

@@ -16,6 +16,7 @@ pub mod profile;
 pub mod report;
 pub mod roster;
 pub mod timestamp;
+pub mod wire;
 
 pub use envelope::{Envelope, EnvelopeError, PayloadType, PublicKey, Signer, Verified};
 pub use ids::{EnvelopeId, KeyId, MemberId, Sha256Digest};
