@@ -114,7 +114,6 @@ fn rule_2_1_payload_types_and_kinds() {
     let err = refused(&g, &env);
     assert!(matches!(err, RosterError::Identity { seq: 1, .. }), "{err}");
     assert_eq!(err.rule(), "§2.1");
-    g.clock += 1;
 }
 
 #[test]
@@ -656,7 +655,7 @@ fn rule_2_8_admission() {
         vouches,
     });
     f.push(env);
-    let mut j = JoinRequest {
+    let j = JoinRequest {
         circle: f.roster.circle_id(),
         card: card(5, "Echo AB"),
         charter_sha256: f.roster.charter_sha256(),
@@ -676,7 +675,6 @@ fn rule_2_8_admission() {
             reason: "its one-time token was already used by an earlier admit".into()
         }
     );
-    j.circle = other_id();
 }
 
 #[test]
@@ -1004,7 +1002,7 @@ fn rule_2_12_quorum_is_capped_by_the_number_of_maintainers() {
         members: vec![card(3, "Charlie Inc")],
         ..genesis_body()
     });
-    let r = fold(&[g.clone()], None).unwrap();
+    let r = fold(std::slice::from_ref(&g), None).unwrap();
     let p = r
         .propose(
             QuorumAction::SetRole {
