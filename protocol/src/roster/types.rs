@@ -436,3 +436,40 @@ impl Checkpoint {
         Envelope::sign(self, PayloadType::Checkpoint, sequencer)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tagged_payloads_refuse_unknown_fields() {
+        let ok = r#"{"chain_tip":{"link":null,"seq":0},"kind":"leave"}"#;
+        assert_eq!(
+            serde_json::from_str::<MemberChange>(ok).unwrap(),
+            MemberChange::Leave {
+                chain_tip: TipStatement::EMPTY
+            }
+        );
+        let extra = r#"{"chain_tip":{"link":null,"seq":0},"kind":"leave","x":1}"#;
+        assert!(serde_json::from_str::<MemberChange>(extra).is_err());
+        let extra_tip = r#"{"chain_tip":{"link":null,"seq":0,"x":1},"kind":"leave"}"#;
+        assert!(serde_json::from_str::<MemberChange>(extra_tip).is_err());
+        let action = r#"{"kind":"set_role","maintainer":true,"member":"db1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","x":1}"#;
+        assert!(serde_json::from_str::<QuorumAction>(action).is_err());
+        let body = r#"{"body":{"proposal":{"payload":"","payloadType":"t","signatures":[]}},"kind":"set_role","x":1}"#;
+        assert!(serde_json::from_str::<EventBody>(body).is_err());
+        let body = r#"{"body":{"proposal":{"payload":"","payloadType":"t","signatures":[]}},"kind":"set_role"}"#;
+        assert!(serde_json::from_str::<EventBody>(body).is_ok());
+    }
+
+    #[test]
+    fn tips_and_tokens() {
+        assert!(TipStatement::EMPTY.is_well_formed());
+        assert!(!TipStatement { seq: 1, link: None }.is_well_formed());
+        let token = InviteToken::from_bytes([7; 32]);
+        assert_eq!(InviteToken::parse(&token.to_hex()), Some(token.clone()));
+        assert_eq!(InviteToken::parse("07"), None);
+        assert_eq!(format!("{token:?}"), "InviteToken(…)");
+    }
+}
