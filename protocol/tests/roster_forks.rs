@@ -71,6 +71,12 @@ fn rule_2_14_checkpoints() {
             .1,
         CheckpointStatus::Ahead { seq: 7 }
     );
+    // Freshness and checkpoint cadence follow the policy (24 h, 6 h by default).
+    assert!(r.is_fresh(t(0), t(86_400)));
+    assert!(!r.is_fresh(t(0), t(86_401)));
+    assert!(r.checkpoint_due(None, t(0)));
+    assert!(!r.checkpoint_due(Some(t(0)), t(21_599)));
+    assert!(r.checkpoint_due(Some(t(0)), t(21_600)));
     // Refusals.
     let cases = [
         (

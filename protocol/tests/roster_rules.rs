@@ -1078,3 +1078,86 @@ fn rule_2_13_nothing_for_departed_members() {
         .unwrap();
     assert_eq!(k.retired_at.unwrap().seq, 0);
 }
+
+#[test]
+fn rule_2_12_replace_keys() {
+    let mut f = with_delta();
+    let replace = |f: &Fixture, card: Envelope, vouchers: &[u8], signers: &[u8]| {
+        let proposal = f.proposal(
+            QuorumAction::ReplaceKeys {
+                member: id(3),
+                card: card.clone(),
+            },
+            signers,
+        );
+        let vouches = vouchers.iter().map(|v| f.vouch(*v, card.id())).collect();
+        f.event(EventBody::ReplaceKeys {
+            proposal,
+            chain_tip: TipStatement::EMPTY,
+            vouches,
+        })
+    };
+    // Another organisation name.
+    let env = replace(&f, card_with_key(3, 33, "Zulu Inc"), &[2, 4], &[1, 2]);
+    assert_eq!(
+        refused(&f, &env),
+        RosterError::ActionRefused {
+            seq: 2,
+            reason: "the replacement card names organisation \"Zulu Inc\", not \"Charlie Inc\""
+                .into()
+        }
+    );
+    // Another member's card.
+    let env = replace(&f, card_with_key(5, 33, "Charlie Inc"), &[2, 4], &[1, 2]);
+    assert_eq!(refused(&f, &env).rule(), "§2.12");
+    // Not enough fresh vouches; the member's own vouch never counts.
+    let new_card = card_with_key(3, 33, "Charlie Inc");
+    let env = replace(&f, new_card.clone(), &[2, 3], &[1, 2]);
+    let err = refused(&f, &env);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "§2.7 roster event 2: 2 vouches from distinct member companies needed, got 1: the vouch from {} is the candidate's own",
+            id(3)
+        )
+    );
+    // Valid: the new key is current, the old one retired.
+    let env = replace(&f, new_card, &[2, 4], &[1, 2]);
+    f.push(env);
+    let m = f.roster.member(&id(3)).unwrap();
+    assert_eq!(m.signing_key, key(33).public_key());
+    let old = f
+        .roster
+        .author_key(2, &id(3), &key(3).public_key().key_id())
+        .unwrap();
+    assert_eq!(old.retired_at.unwrap().seq, 0);
+}
+
+#[test]
+fn sequencer_helper_checks_before_publishing() {
+    let f = Fixture::genesis();
+    let body = f.quorum_body(
+        QuorumAction::SetRole {
+            member: id(3),
+            maintainer: true,
+        },
+        &[1],
+    );
+    let err = f
+        .roster
+        .sequence(t(60), body, &key(1), Some(t(60)))
+        .unwrap_err();
+    assert_eq!(err.rule(), "§2.12");
+    let body = f.quorum_body(
+        QuorumAction::SetRole {
+            member: id(3),
+            maintainer: true,
+        },
+        &[1, 2],
+    );
+    let env = f
+        .roster
+        .sequence(t(60), body, &key(1), Some(t(60)))
+        .unwrap();
+    assert!(f.try_push(&env).is_ok());
+}

@@ -235,6 +235,21 @@ impl Roster {
         })
     }
 
+    /// Whether a view of the roster last confirmed at `confirmed_at` (a verified checkpoint's
+    /// `at`, or a live head comparison) is still fresh enough to share at `now`
+    /// (protocol.md §2.14: `policy.max_roster_age_secs`).
+    pub fn is_fresh(&self, confirmed_at: Timestamp, now: Timestamp) -> bool {
+        let max = i64::try_from(self.policy.max_roster_age_secs).unwrap_or(i64::MAX);
+        now.unix().saturating_sub(confirmed_at.unix()) <= max
+    }
+
+    /// Whether the sequencer owes a new checkpoint at `now`, given the `at` of its last one
+    /// (protocol.md §2.14: `policy.checkpoint_interval_secs`).
+    pub fn checkpoint_due(&self, last_checkpoint_at: Option<Timestamp>, now: Timestamp) -> bool {
+        let interval = i64::try_from(self.policy.checkpoint_interval_secs).unwrap_or(i64::MAX);
+        last_checkpoint_at.is_none_or(|last| now.unix().saturating_sub(last.unix()) >= interval)
+    }
+
     /// The sequencer member as of roster state `seq` (after applying event `seq`).
     pub(crate) fn sequencer_at(&self, seq: u64) -> Option<&MemberId> {
         self.sequencers
