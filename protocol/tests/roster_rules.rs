@@ -1161,3 +1161,29 @@ fn sequencer_helper_checks_before_publishing() {
         .unwrap();
     assert!(f.try_push(&env).is_ok());
 }
+
+#[test]
+fn rule_2_8_node_checks_join_requests_and_invite_expiry() {
+    let mut f = Fixture::genesis();
+    let (invite, jr) = f.join(1, 4, "Delta GmbH");
+    let ok = f.roster.check_join(&invite, &jr, t(60)).unwrap();
+    assert_eq!(ok.card, card(4, "Delta GmbH"));
+    // The fixture's invites expire 14 days after they are made.
+    assert_eq!(
+        f.roster
+            .check_join(&invite, &jr, t(14 * 86_400))
+            .unwrap_err(),
+        RosterError::Invite {
+            seq: 1,
+            reason: "it expired on 2026-12-09T00:00:00Z".into()
+        }
+    );
+    let (_, other_jr) = f.join(1, 5, "Echo AB");
+    assert_eq!(
+        f.roster.check_join(&invite, &other_jr, t(60)).unwrap_err(),
+        RosterError::JoinRequest {
+            seq: 1,
+            reason: "its invite token does not match the embedded invite".into()
+        }
+    );
+}

@@ -653,14 +653,41 @@ impl Roster {
         }
     }
 
-    fn check_admit(
+    /// Checks a join request and the invite it answers as the sequencer will when it admits
+    /// (protocol.md §2.8), plus the invite's expiry at `now`: what a node runs when a candidate
+    /// posts a join request, before it stores it for sponsors and the sequencer.
+    pub fn check_join(
         &self,
-        seq: u64,
-        at: Timestamp,
         invite_env: &Envelope,
         join_env: &Envelope,
-        vouches: &[Envelope],
-    ) -> Result<Change, RosterError> {
+        now: Timestamp,
+    ) -> Result<Verified<JoinRequest>, RosterError> {
+        let seq = self.head_seq() + 1;
+        let (invite, join, _) = self.verify_admission(seq, invite_env, join_env)?;
+        if invite.expires <= now {
+            return Err(RosterError::Invite {
+                seq,
+                reason: format!("it expired on {}", invite.expires),
+            });
+        }
+        Ok(join)
+    }
+
+    /// protocol.md §2.8: the invite, the join request and the candidate's card.
+    #[allow(clippy::type_complexity)]
+    fn verify_admission(
+        &self,
+        seq: u64,
+        invite_env: &Envelope,
+        join_env: &Envelope,
+    ) -> Result<
+        (
+            Verified<Invite>,
+            Verified<JoinRequest>,
+            Verified<IdentityCard>,
+        ),
+        RosterError,
+    > {
         // protocol.md §2.8: the invite, signed by a current maintainer, for this circle and
         // charter, its token used once.
         let invite_claim: Invite = invite_env
@@ -779,6 +806,18 @@ impl Roster {
                 key: card.signing_key.key_id(),
             });
         }
+        Ok((invite, join, card))
+    }
+
+    fn check_admit(
+        &self,
+        seq: u64,
+        at: Timestamp,
+        invite_env: &Envelope,
+        join_env: &Envelope,
+        vouches: &[Envelope],
+    ) -> Result<Change, RosterError> {
+        let (invite, join, card) = self.verify_admission(seq, invite_env, join_env)?;
         // protocol.md §2.7: enough vouches.
         self.count_vouches(join.id(), &card.member, vouches, at)
             .check(seq)?;
