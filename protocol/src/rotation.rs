@@ -115,6 +115,7 @@ pub fn verify_rotation(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
