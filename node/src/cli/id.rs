@@ -73,13 +73,13 @@ fn show(home: &Home) -> anyhow::Result<()> {
             retired.retired_at
         );
     }
-    if let Some(conf_org) = &unlocked.config.node.org {
-        if conf_org != id.org() {
-            println!(
-                "note: `[node] org = {conf_org:?}` in config.toml differs from the signed name {:?}",
-                id.org()
-            );
-        }
+    if let Some(conf_org) = &unlocked.config.node.org
+        && conf_org != id.org()
+    {
+        println!(
+            "note: `[node] org = {conf_org:?}` in config.toml differs from the signed name {:?}",
+            id.org()
+        );
     }
     Ok(())
 }

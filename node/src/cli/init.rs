@@ -89,13 +89,13 @@ pub fn run(home_arg: Option<&Path>, args: InitArgs) -> anyhow::Result<()> {
     };
     let (config, config_text) = match existing {
         Some(config) => {
-            if let Some(url) = &args.endpoint {
-                if config.server.public_endpoint.as_deref() != Some(url.as_str()) {
-                    bail!(
-                        "--endpoint differs from `[server] public_endpoint` in {}; edit it there",
-                        config_path.display()
-                    );
-                }
+            if let Some(url) = &args.endpoint
+                && config.server.public_endpoint.as_deref() != Some(url.as_str())
+            {
+                bail!(
+                    "--endpoint differs from `[server] public_endpoint` in {}; edit it there",
+                    config_path.display()
+                );
             }
             (config, None)
         }
