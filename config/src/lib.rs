@@ -132,7 +132,7 @@ pub struct NodeConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSection {
     /// The organisation's display name as written at `init` (the signed name lives in the
-    /// keystore; `config check` warns if they differ).
+    /// keystore; `id show` notes it if they differ).
     pub org: Option<String>,
     /// Where circle databases live; absolute (relative paths are resolved against the home).
     pub data_dir: PathBuf,
