@@ -22,6 +22,8 @@ pub const HOME_ENV: &str = "DEBRIEF_HOME";
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("no configuration at {0}; run `debrief init` to create a home there, or pass --home")]
+    Missing(PathBuf),
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -275,9 +277,15 @@ impl NodeConfig {
     /// Loads `config.toml` from `home`. A missing file is an error: `debrief init` writes one.
     pub fn load(home: &Path) -> Result<NodeConfig, ConfigError> {
         let path = home.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
-            path: path.clone(),
-            source,
+        let text = std::fs::read_to_string(&path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ConfigError::Missing(path.clone())
+            } else {
+                ConfigError::Io {
+                    path: path.clone(),
+                    source,
+                }
+            }
         })?;
         NodeConfig::parse(&text, &path, home)
     }
@@ -710,6 +718,28 @@ mod tests {
         assert_eq!(c.keystore.scrypt_work_factor, Some(10));
         let plain = parse(&NodeConfig::initial_toml("A", None, None)).unwrap();
         assert_eq!(plain.keystore.scrypt_work_factor, None);
+    }
+
+    #[test]
+    fn missing_file_says_to_run_init() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = NodeConfig::load(dir.path()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "no configuration at {}; run `debrief init` to create a home there, or pass --home",
+                dir.path().join("config.toml").display()
+            )
+        );
+        fs_write(dir.path(), "[node]\norg = \"A\"\n");
+        assert_eq!(
+            NodeConfig::load(dir.path()).unwrap().node.org.as_deref(),
+            Some("A")
+        );
+    }
+
+    fn fs_write(dir: &Path, text: &str) {
+        std::fs::write(dir.join(CONFIG_FILE), text).unwrap();
     }
 
     #[test]

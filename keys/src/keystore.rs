@@ -826,6 +826,24 @@ mod tests {
         assert_eq!(format!("{:?}", pass("secret")), "Passphrase([redacted])");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Any single-byte change to a keystore is refused (never opened, never a panic), and
+        /// the file is left as it was.
+        #[test]
+        fn any_changed_byte_is_refused(pos in 0usize..4096, xor in 1u8..=255) {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, _) = store(dir.path());
+            let mut bytes = fs::read(&path).unwrap();
+            let pos = pos % bytes.len();
+            bytes[pos] ^= xor;
+            fs::write(&path, &bytes).unwrap();
+            let result = open(&path, &pass("correct horse"), fast());
+            proptest::prop_assert!(result.is_err());
+            proptest::prop_assert_eq!(fs::read(&path).unwrap(), bytes);
+        }
+    }
+
     #[test]
     fn plaintext_versions() {
         let id = test_identity(13);
