@@ -50,6 +50,11 @@ pub enum HomeError {
     Prompt(io::Error),
     #[error("the two passphrases differ; nothing was created")]
     PassphraseMismatch,
+    #[error(
+        "an identity already exists at {0}; refusing to overwrite it (move the home away to \
+         start over, and keep the old keystore: it is the only copy of those keys)"
+    )]
+    AlreadyInitialised(PathBuf),
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -136,15 +141,66 @@ impl Home {
         }
     }
 
-    /// Loads the configuration and unlocks the keystore. The keystore's existence and
-    /// permissions are checked before the passphrase is asked for. Reads only.
+    /// Loads the configuration and unlocks the keystore, asking for the passphrase
+    /// ([`read_passphrase`]). The keystore's existence and permissions are checked before the
+    /// passphrase is asked for. Reads only.
     pub fn unlock(&self) -> Result<Unlocked, HomeError> {
+        self.unlock_inner(None)
+    }
+
+    /// Like [`Home::unlock`] with a passphrase the caller already has (in-process tests, or a
+    /// server that asked once at start).
+    pub fn unlock_with(&self, passphrase: Passphrase) -> Result<Unlocked, HomeError> {
+        self.unlock_inner(Some(passphrase))
+    }
+
+    fn unlock_inner(&self, passphrase: Option<Passphrase>) -> Result<Unlocked, HomeError> {
         let config = self.load_config()?;
         let options = Home::keystore_options(&config)?;
         let path = self.keystore_path();
         keystore::check_file(&path)?;
-        let passphrase = read_passphrase("Keystore passphrase: ", false)?;
+        let passphrase = match passphrase {
+            Some(p) => p,
+            None => read_passphrase("Keystore passphrase: ", false)?,
+        };
         let identity = keystore::open(&path, &passphrase, options)?;
+        Ok(Unlocked {
+            config,
+            identity,
+            passphrase,
+            options,
+        })
+    }
+
+    /// Creates the home around a new identity: the home directory (0700), `config.toml` from
+    /// `config_text` unless one exists already (mode 0600: it can hold private deny terms),
+    /// `<data_dir>/circles/`, and the keystore. Refuses if a keystore exists. The keystore's
+    /// work factor comes from [`Home::keystore_options`] of the resulting configuration.
+    pub fn create(
+        &self,
+        identity: Identity,
+        config_text: &str,
+        passphrase: Passphrase,
+    ) -> Result<Unlocked, HomeError> {
+        let keystore_path = self.keystore_path();
+        if fs::symlink_metadata(&keystore_path).is_ok() {
+            return Err(HomeError::AlreadyInitialised(keystore_path));
+        }
+        let config_path = self.config_path();
+        let existing = config_path.exists();
+        // Validate before creating anything.
+        let config = if existing {
+            self.load_config()?
+        } else {
+            NodeConfig::parse(config_text, &config_path, &self.root)?
+        };
+        let options = Home::keystore_options(&config)?;
+        create_private_dir(&self.root)?;
+        if !existing {
+            write_new_private_file(&config_path, config_text.as_bytes())?;
+        }
+        create_private_dir(&Home::circles_dir(&config))?;
+        keystore::create(&keystore_path, &identity, &passphrase, options)?;
         Ok(Unlocked {
             config,
             identity,
@@ -182,6 +238,29 @@ pub fn create_private_dir(dir: &Path) -> Result<(), HomeError> {
     })
 }
 
+/// Creates a file that must not exist yet, mode 0600, and fsyncs it.
+fn write_new_private_file(path: &Path, bytes: &[u8]) -> Result<(), HomeError> {
+    use std::io::Write;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let io = |action| {
+        move |source| HomeError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    };
+    let mut file = options.open(path).map_err(io("cannot create"))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io("cannot write"))
+}
+
 /// Reads the passphrase: from `DEBRIEF_PASSPHRASE_FILE` if set, else a no-echo prompt (twice
 /// when `confirm`, for a new keystore).
 pub fn read_passphrase(prompt: &str, confirm: bool) -> Result<Passphrase, HomeError> {
@@ -212,4 +291,77 @@ pub fn read_passphrase(prompt: &str, confirm: bool) -> Result<Passphrase, HomeEr
         }
     }
     Ok(Passphrase::new(first)?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use debrief_protocol::Timestamp;
+    use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
+    use rand::SeedableRng;
+
+    fn identity(seed: u64) -> Identity {
+        let profile = OrgProfile {
+            industry: Industry::Finance,
+            size_band: SizeBand::S,
+            region: Region::Global,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        Identity::generate(
+            &mut rng,
+            "Acme",
+            profile,
+            Timestamp::from_unix(1_795_602_000),
+        )
+        .unwrap()
+    }
+
+    fn pass(text: &str) -> Passphrase {
+        Passphrase::new(Zeroizing::new(text.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn create_then_unlock_in_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("h"));
+        let text = NodeConfig::initial_toml("Acme", None, Some(10));
+        let created = home.create(identity(1), &text, pass("pw")).unwrap();
+        assert_eq!(created.config.keystore.scrypt_work_factor, Some(10));
+        assert!(Home::circles_dir(&created.config).is_dir());
+        let unlocked = home.unlock_with(pass("pw")).unwrap();
+        assert_eq!(unlocked.identity.member_id(), created.identity.member_id());
+        assert!(matches!(
+            home.unlock_with(pass("nope")).unwrap_err(),
+            HomeError::Keystore(KeystoreError::WrongPassphrase(_))
+        ));
+        assert!(matches!(
+            home.create(identity(2), &text, pass("pw")).unwrap_err(),
+            HomeError::AlreadyInitialised(p) if p == home.keystore_path()
+        ));
+        assert_eq!(
+            home.unlock_with(pass("pw")).unwrap().identity.member_id(),
+            created.identity.member_id()
+        );
+    }
+
+    #[test]
+    fn save_after_rotation_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let text = NodeConfig::initial_toml("Acme", None, Some(10));
+        let mut unlocked = home.create(identity(3), &text, pass("pw")).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        unlocked
+            .identity
+            .rotate(&mut rng, Timestamp::from_unix(1_795_700_000))
+            .unwrap();
+        home.save(&unlocked).unwrap();
+        let again = home.unlock_with(pass("pw")).unwrap();
+        assert_eq!(
+            again.identity.signing_public_key(),
+            unlocked.identity.signing_public_key()
+        );
+        assert_eq!(again.identity.retired_age_identity_count(), 1);
+    }
 }

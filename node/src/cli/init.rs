@@ -3,14 +3,13 @@
 use std::fs;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use debrief_config::NodeConfig;
 use debrief_keys::Identity;
-use debrief_keys::keystore;
 use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
 
-use crate::home::{self, Home};
+use crate::home::{self, Home, HomeError};
 
 /// Arguments of `debrief init`.
 #[derive(Debug, Args)]
@@ -55,11 +54,7 @@ pub fn run(home_arg: Option<&Path>, args: InitArgs) -> anyhow::Result<()> {
     let home = Home::resolve(home_arg)?;
     let keystore_path = home.keystore_path();
     if fs::symlink_metadata(&keystore_path).is_ok() {
-        bail!(
-            "an identity already exists at {}; refusing to overwrite it (move the home away to \
-             start over, and keep the old keystore: it is the only copy of those keys)",
-            keystore_path.display()
-        );
+        return Err(HomeError::AlreadyInitialised(keystore_path).into());
     }
 
     // An existing config.toml (e.g. prepared by an operator) is kept and used; otherwise a
@@ -87,37 +82,24 @@ pub fn run(home_arg: Option<&Path>, args: InitArgs) -> anyhow::Result<()> {
         size_band: required(args.size_band, "size-band", SizeBand::ALL, SizeBand::as_str)?,
         region: required(args.region, "region", Region::ALL, Region::as_str)?,
     };
-    let (config, config_text) = match existing {
-        Some(config) => {
-            if let Some(url) = &args.endpoint
-                && config.server.public_endpoint.as_deref() != Some(url.as_str())
-            {
-                bail!(
-                    "--endpoint differs from `[server] public_endpoint` in {}; edit it there",
-                    config_path.display()
-                );
-            }
-            (config, None)
-        }
-        None => {
-            let text = NodeConfig::initial_toml(&org, args.endpoint.as_deref(), None);
-            // Validates the org name and the endpoint before anything is created.
-            let config = NodeConfig::parse(&text, &config_path, home.root())?;
-            (config, Some(text))
-        }
-    };
-    let options = Home::keystore_options(&config)?;
-    let now = super::id::now();
-    let identity = Identity::generate(&mut rand::rngs::OsRng, &org, profile, now)?;
+    if let (Some(config), Some(url)) = (&existing, &args.endpoint)
+        && config.server.public_endpoint.as_deref() != Some(url.as_str())
+    {
+        bail!(
+            "--endpoint differs from `[server] public_endpoint` in {}; edit it there",
+            config_path.display()
+        );
+    }
+    let config_text = NodeConfig::initial_toml(&org, args.endpoint.as_deref(), None);
+    if existing.is_none() {
+        // Validates the org name and the endpoint before the passphrase is asked for.
+        NodeConfig::parse(&config_text, &config_path, home.root())?;
+    }
+    let identity = Identity::generate(&mut rand::rngs::OsRng, &org, profile, super::id::now())?;
 
     let passphrase = home::read_passphrase("New keystore passphrase: ", true)?;
-
-    home::create_private_dir(home.root())?;
-    if let Some(text) = config_text {
-        write_new_private_file(&config_path, text.as_bytes())?;
-    }
-    home::create_private_dir(&Home::circles_dir(&config))?;
-    keystore::create(&keystore_path, &identity, &passphrase, options)?;
+    let unlocked = home.create(identity, &config_text, passphrase)?;
+    let identity = &unlocked.identity;
 
     println!("Created a Debrief home at {}", home.root().display());
     println!("  member id     {}", identity.member_id().grouped());
@@ -131,24 +113,5 @@ pub fn run(home_arg: Option<&Path>, args: InitArgs) -> anyhow::Result<()> {
     println!(
         "Next: `debrief id show`, then `debrief id export card.json` to share your identity card."
     );
-    Ok(())
-}
-
-/// Creates a file that must not exist yet, mode 0600 (the config holds private deny terms).
-fn write_new_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
