@@ -134,6 +134,42 @@ mod tests {
         }
     }
 
+    /// Pins the signed bytes: keys from seeds 1 (old) and 2 (new), the age recipient of the
+    /// X25519 secret [3; 32], at 2026-11-25T10:20:00Z.
+    #[test]
+    fn fixed_vector() {
+        let (old, new) = (key(1), key(2));
+        let statement = KeyRotation {
+            new_enc_recipient: "age1thld6wmt63lklg5wu9wed82mkr49xa6dfz9a47wlr3hqzf9nau3qqx6458"
+                .into(),
+            ..statement(&old, &new)
+        };
+        let env = statement.sign(&old, &new).unwrap();
+        let expected_payload = format!(
+            "{{\"at\":\"2026-11-25T10:20:00Z\",\"member\":\"{}\",\
+             \"new_enc_recipient\":\"age1thld6wmt63lklg5wu9wed82mkr49xa6dfz9a47wlr3hqzf9nau3qqx6458\",\
+             \"new_signing_key\":\"{}\",\"old_signing_key\":\"{}\"}}",
+            old.public_key().member_id(),
+            crate::encoding::base64_encode(&new.public_key().to_bytes()),
+            crate::encoding::base64_encode(&old.public_key().to_bytes()),
+        );
+        assert_eq!(
+            std::str::from_utf8(env.payload()).unwrap(),
+            expected_payload
+        );
+        assert_eq!(
+            env.payload_type(),
+            "application/vnd.debrief.key-rotation.v1+json"
+        );
+        // Old key first, then new; Ed25519 is deterministic, so the id is fixed.
+        assert_eq!(env.signatures()[0].keyid, old.public_key().key_id());
+        assert_eq!(env.signatures()[1].keyid, new.public_key().key_id());
+        assert_eq!(
+            env.id().to_hex(),
+            "9af01e121dbb54a70e65c8af6578917f4baac910cded06132fa3633f5ce58bec"
+        );
+    }
+
     #[test]
     fn signed_by_old_and_new_verifies() {
         let (old, new) = (key(1), key(2));
