@@ -15,6 +15,7 @@ pub mod membership;
 pub mod profile;
 pub mod report;
 pub mod roster;
+pub mod rotation;
 pub mod timestamp;
 pub mod wire;
 

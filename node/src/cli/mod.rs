@@ -1,21 +1,39 @@
 //! The `debrief` command line (clap derive). Each command group lives in its own module; this
 //! file only wires them together and turns errors into a clear message and an exit code.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod config;
+mod id;
+mod init;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
 #[derive(Debug, Parser)]
 #[command(name = "debrief", version, about, long_about = None)]
 pub struct Cli {
+    /// The node's home (config.toml, keystore, data). Default: the platform data directory,
+    /// e.g. ~/.local/share/debrief.
+    #[arg(long, global = true, env = "DEBRIEF_HOME", value_name = "PATH")]
+    pub home: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Create a node home: configuration, keystore with a new identity, data directory.
+    Init(init::InitArgs),
+    /// Show, export or rotate this member's identity.
+    #[command(subcommand)]
+    Id(id::IdCommand),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+}
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
 /// 0 success, 1 the command ran and found problems (e.g. lint errors), 2 an error.
@@ -32,5 +50,9 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Init(args) => init::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
+        Command::Id(cmd) => id::run(cli.home.as_deref(), cmd).map(|()| ExitCode::SUCCESS),
+        Command::Config(cmd) => config::run(cli.home.as_deref(), cmd),
+    }
 }
