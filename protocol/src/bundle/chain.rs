@@ -99,6 +99,8 @@ pub struct AuthorChain {
     author: MemberId,
     links: BTreeMap<u64, Verified<ChainLink>>,
     by_id: BTreeMap<EnvelopeId, u64>,
+    /// Held links by the link they name as previous, so both directions are lookups.
+    by_prev: BTreeMap<EnvelopeId, u64>,
 }
 
 impl AuthorChain {
@@ -108,6 +110,7 @@ impl AuthorChain {
             author,
             links: BTreeMap::new(),
             by_id: BTreeMap::new(),
+            by_prev: BTreeMap::new(),
         }
     }
 
@@ -170,15 +173,21 @@ impl AuthorChain {
             });
         }
         // A held link that points at this one from the wrong seq.
-        if let Some(pointing) = self.links.values().find(|h| {
-            h.value().prev == Some(link.id()) && seq.checked_add(1) != Some(h.value().author_seq)
-        }) {
+        if let Some(pointing) = self
+            .by_prev
+            .get(&link.id())
+            .and_then(|s| self.links.get(s))
+            .filter(|h| seq.checked_add(1) != Some(h.value().author_seq))
+        {
             return proof(EquivocationProof::Reordered {
                 pointed: link.envelope().clone(),
                 later: pointing.envelope().clone(),
             });
         }
         self.by_id.insert(link.id(), seq);
+        if let Some(prev) = l.prev {
+            self.by_prev.insert(prev, seq);
+        }
         self.links.insert(seq, link);
         Ok(Inserted::New)
     }
@@ -329,6 +338,22 @@ mod tests {
                 later: l4_reordered.envelope().clone(),
             }
         ));
+    }
+
+    #[test]
+    fn a_held_link_pointing_back_from_the_wrong_seq_is_a_proof() {
+        let l1 = link(1, None, 1);
+        let l5 = link(5, Some(l1.id()), 5);
+        let mut chain = AuthorChain::new(key().public_key().member_id());
+        chain.insert(l5.clone()).unwrap();
+        let err = chain.insert(l1.clone()).unwrap_err();
+        assert_eq!(
+            err,
+            ChainError::Equivocation(Box::new(EquivocationProof::Reordered {
+                pointed: l1.envelope().clone(),
+                later: l5.envelope().clone(),
+            }))
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::{MAX_CIPHERTEXT_BYTES, MAX_HEADER_PAYLOAD_BYTES, MAX_LINK_PAYLOAD_BYT
 use crate::ids::Sha256Digest;
 
 /// A bundle whose header and link passed every check before decryption (protocol.md
-/// §3.1–§3.20). Only [`verify_header_only`] makes one.
+/// protocol.md §3.1–§3.20). Only [`verify_header_only`] makes one.
 #[derive(Clone)]
 pub struct CheckedBundle {
     header: Verified<BundleHeader>,
@@ -104,7 +104,7 @@ impl fmt::Debug for OpenedBundle {
     }
 }
 
-/// §3.1 and §3.3: bounded size, the expected payload type, exactly one signature.
+/// protocol.md §3.1 and §3.3: bounded size, the expected payload type, exactly one signature.
 fn check_shape(
     env: &Envelope,
     part: Part,
@@ -137,7 +137,7 @@ fn check_shape(
     Ok(())
 }
 
-/// §3.3: reads the payload before verification, only to learn whose key to verify with.
+/// protocol.md §3.3: reads the payload before verification, only to learn whose key to verify with.
 fn peek<T: DeserializeOwned>(env: &Envelope, part: Part) -> Result<T, BundleError> {
     serde_json::from_slice(env.payload()).map_err(|e| BundleError::Malformed {
         part,
@@ -145,7 +145,7 @@ fn peek<T: DeserializeOwned>(env: &Envelope, part: Part) -> Result<T, BundleErro
     })
 }
 
-/// §3.6: `verify_strict`, canonical JSON, the schema, and exactly the canonical encoding of the
+/// protocol.md §3.6: `verify_strict`, canonical JSON, the schema, and exactly the canonical encoding of the
 /// parsed fields (so an absent optional field and an explicit `null` are not two spellings).
 fn verify_part<T: DeserializeOwned + Serialize>(
     env: &Envelope,
@@ -183,7 +183,7 @@ fn verify_link_inner(
     link: &Envelope,
     roster: &dyn RosterHistory,
 ) -> Result<(Verified<ChainLink>, PublicKey), BundleError> {
-    // §3.1, §3.3
+    // protocol.md §3.1, §3.3
     check_shape(
         link,
         Part::Link,
@@ -191,7 +191,7 @@ fn verify_link_inner(
         MAX_LINK_PAYLOAD_BYTES,
     )?;
     let peeked: ChainLink = peek(link, Part::Link)?;
-    // §3.5: a key the author held by the roster head.
+    // protocol.md §3.5: a key the author held by the roster head.
     let (head_seq, _) = roster.head();
     let keyid = link.signatures()[0].keyid;
     let key = roster
@@ -200,15 +200,15 @@ fn verify_link_inner(
             part: Part::Link,
             author: peeked.author.clone(),
         })?;
-    // §3.6
+    // protocol.md §3.6
     let verified: Verified<ChainLink> =
         verify_part(link, Part::Link, PayloadType::ChainLink, &key.key)?;
     let l = verified.value();
-    // §3.7
+    // protocol.md §3.7
     check_circle(Part::Link, l.circle, roster)?;
-    // §3.10
+    // protocol.md §3.10
     check_within_tip(Part::Link, l.author_seq, key.retired_at)?;
-    // §3.19: the first link has no predecessor; every other one names it.
+    // protocol.md §3.19: the first link has no predecessor; every other one names it.
     match (l.author_seq, &l.prev) {
         (1, Some(_)) => return Err(BundleError::LinkShape("author seq 1 has no previous link")),
         (2.., None) => {
@@ -218,7 +218,7 @@ fn verify_link_inner(
         }
         _ => {}
     }
-    // §3.19: at a retired key's tip, the roster recorded which link that was.
+    // protocol.md §3.19: at a retired key's tip, the roster recorded which link that was.
     if let Some(tip) = key.retired_at
         && tip.seq == l.author_seq
         && let Some(tip_link) = tip.link
@@ -237,7 +237,7 @@ pub fn verify_header_only(
     now: Timestamp,
 ) -> Result<CheckedBundle, BundleError> {
     let header_env = bundle.header();
-    // §3.1: sizes, before any parsing or crypto.
+    // protocol.md §3.1: sizes, before any parsing or crypto.
     if bundle.ciphertext().len() > MAX_CIPHERTEXT_BYTES {
         return Err(BundleError::TooLarge {
             what: "ciphertext",
@@ -252,7 +252,7 @@ pub fn verify_header_only(
             max: MAX_LINK_PAYLOAD_BYTES,
         });
     }
-    // §3.1, §3.3
+    // protocol.md §3.1, §3.3
     check_shape(
         header_env,
         Part::Header,
@@ -260,7 +260,7 @@ pub fn verify_header_only(
         MAX_HEADER_PAYLOAD_BYTES,
     )?;
     let peeked: BundleHeader = peek(header_env, Part::Header)?;
-    // §3.4: a roster position beyond ours cannot be judged yet.
+    // protocol.md §3.4: a roster position beyond ours cannot be judged yet.
     let (head_seq, _) = roster.head();
     if peeked.roster.seq > head_seq {
         return Err(BundleError::RosterBehind {
@@ -268,7 +268,7 @@ pub fn verify_header_only(
             have: head_seq,
         });
     }
-    // §3.5: the signing key is one the named author held by the roster head.
+    // protocol.md §3.5: the signing key is one the named author held by the roster head.
     let keyid = header_env.signatures()[0].keyid;
     let key_at_head = roster
         .author_key(head_seq, &peeked.author, &keyid)
@@ -276,7 +276,7 @@ pub fn verify_header_only(
             part: Part::Header,
             author: peeked.author.clone(),
         })?;
-    // §3.6
+    // protocol.md §3.6
     let header: Verified<BundleHeader> = verify_part(
         header_env,
         Part::Header,
@@ -284,20 +284,20 @@ pub fn verify_header_only(
         &key_at_head.key,
     )?;
     let h = header.value();
-    // §3.7
+    // protocol.md §3.7
     check_circle(Part::Header, h.circle, roster)?;
-    // §3.8–§3.10
+    // protocol.md §3.8–§3.10
     check_roster_and_author(h, &keyid, key_at_head.retired_at, roster)?;
-    // §3.11–§3.17
+    // protocol.md §3.11–§3.17
     check_header_fields(h, roster, now)?;
-    // §3.18: the header commits to the exact ciphertext.
+    // protocol.md §3.18: the header commits to the exact ciphertext.
     let ct = bundle.ciphertext();
     if ct.len() as u64 != h.ciphertext_len || Sha256Digest::of(ct) != h.ciphertext_sha256 {
         return Err(BundleError::CiphertextMismatch);
     }
-    // §3.19
+    // protocol.md §3.19
     let (link, link_key) = verify_link_inner(bundle.link(), roster)?;
-    // §3.20: the link commits to this header and agrees with it.
+    // protocol.md §3.20: the link commits to this header and agrees with it.
     let l = link.value();
     let agree = |ok: bool, field| {
         if ok {
@@ -330,7 +330,7 @@ pub fn open(
 ) -> Result<OpenedBundle, BundleError> {
     let checked = verify_header_only(bundle, roster, now)?;
     let h = checked.header.value();
-    // §3.21: never decrypt what was not sent to us.
+    // protocol.md §3.21: never decrypt what was not sent to us.
     let mine = h
         .recipients
         .iter()
@@ -340,11 +340,11 @@ pub fn open(
         .iter()
         .find(|i| i.to_public().to_string() == mine.age_recipient)
         .ok_or(BundleError::NoMatchingIdentity)?;
-    // §3.22: our own bounded, linear parse before age's.
+    // protocol.md §3.22: our own bounded, linear parse before age's.
     check_age_header(bundle.ciphertext(), h.recipients.len()).map_err(BundleError::AgeHeader)?;
-    // §3.23
+    // protocol.md §3.23
     let plaintext = decrypt(bundle.ciphertext(), identity)?;
-    // §3.24: the inner envelope, signed by the same author key as the header.
+    // protocol.md §3.24: the inner envelope, signed by the same author key as the header.
     let inner_env = Envelope::from_json(&plaintext).map_err(|e| BundleError::Malformed {
         part: Part::Inner,
         message: e.to_string(),
@@ -364,7 +364,7 @@ pub fn open(
         PayloadType::BundleContent,
         &checked.author_key,
     )?;
-    // §3.25: inner and outer agree field by field.
+    // protocol.md §3.25: inner and outer agree field by field.
     let c = content.value();
     let agree = |ok: bool, field| {
         if ok {
@@ -384,7 +384,7 @@ pub fn open(
         c.recipients_digest == h.recipients_digest,
         "recipients digest",
     )?;
-    // §3.16: the body fits the kind.
+    // protocol.md §3.16: the body fits the kind.
     check_body(c.kind, &c.body)?;
     Ok(OpenedBundle {
         header: checked.header,
@@ -393,7 +393,7 @@ pub fn open(
     })
 }
 
-/// §3.23: age with `Decryptor::new_buffered` (the unbuffered reader is far slower on large
+/// protocol.md §3.23: age with `Decryptor::new_buffered` (the unbuffered reader is far slower on large
 /// headers). Every failure is the same coarse error.
 fn decrypt(ciphertext: &[u8], identity: &age::x25519::Identity) -> Result<Vec<u8>, BundleError> {
     let decryptor = age::Decryptor::new_buffered(ciphertext).map_err(|_| BundleError::Decrypt)?;

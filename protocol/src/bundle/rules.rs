@@ -11,7 +11,7 @@ use super::types::{
 };
 use super::{CLOCK_SKEW_SECS, MAX_RECIPIENTS};
 
-/// §3.7: the object belongs to this circle.
+/// protocol.md §3.7: the object belongs to this circle.
 pub(crate) fn check_circle(
     part: Part,
     found: EnvelopeId,
@@ -28,7 +28,7 @@ pub(crate) fn check_circle(
     Ok(())
 }
 
-/// §3.10: author seqs start at 1, and a retired key signs nothing beyond its recorded tip.
+/// protocol.md §3.10: author seqs start at 1, and a retired key signs nothing beyond its recorded tip.
 pub(crate) fn check_within_tip(
     part: Part,
     author_seq: u64,
@@ -59,7 +59,7 @@ pub(crate) fn earliest_tip(a: Option<ChainTip>, b: Option<ChainTip>) -> Option<C
     }
 }
 
-/// §3.8–§3.10 for a header whose signature verified under `keyid`: the named roster position is
+/// protocol.md §3.8–§3.10 for a header whose signature verified under `keyid`: the named roster position is
 /// this circle's, the author was a member holding that key then, and the key may still sign at
 /// this author seq. `tip_at_head` is the retirement tip known at the roster head.
 pub(crate) fn check_roster_and_author(
@@ -68,11 +68,11 @@ pub(crate) fn check_roster_and_author(
     tip_at_head: Option<ChainTip>,
     roster: &dyn RosterHistory,
 ) -> Result<(), BundleError> {
-    // §3.8: mix-and-match of roster and bundle is refused.
+    // protocol.md §3.8: mix-and-match of roster and bundle is refused.
     if roster.event_id_at(h.roster.seq) != Some(h.roster.head) {
         return Err(BundleError::RosterMismatch { seq: h.roster.seq });
     }
-    // §3.9: a member at that roster seq, holding that key then.
+    // protocol.md §3.9: a member at that roster seq, holding that key then.
     if roster.member_at(h.roster.seq, &h.author).is_none() {
         return Err(BundleError::AuthorNotMember {
             author: h.author.clone(),
@@ -85,7 +85,7 @@ pub(crate) fn check_roster_and_author(
             author: h.author.clone(),
             seq: h.roster.seq,
         })?;
-    // §3.10: judged against the head too, so naming an old roster seq does not escape a later
+    // protocol.md §3.10: judged against the head too, so naming an old roster seq does not escape a later
     // retirement.
     check_within_tip(
         Part::Header,
@@ -94,26 +94,26 @@ pub(crate) fn check_roster_and_author(
     )
 }
 
-/// §3.11–§3.17: the header's own fields, against the members at its roster seq.
+/// protocol.md §3.11–§3.17: the header's own fields, against the members at its roster seq.
 pub(crate) fn check_header_fields(
     h: &BundleHeader,
     roster: &dyn RosterHistory,
     now: Timestamp,
 ) -> Result<(), BundleError> {
-    // §3.11
+    // protocol.md §3.11
     if h.created_at > now.plus_seconds(CLOCK_SKEW_SECS) {
         return Err(BundleError::FromTheFuture {
             created_at: h.created_at,
             now,
         });
     }
-    // §3.12
+    // protocol.md §3.12
     if h.enc != ENC_AGE_X25519_V1 {
         return Err(BundleError::UnknownEnc(h.enc.clone()));
     }
     let members = roster.members_at(h.roster.seq);
     check_recipients(h, &members)?;
-    // §3.14
+    // protocol.md §3.14
     if recipients_digest(&h.recipients) != h.recipients_digest {
         return Err(BundleError::DigestMismatch);
     }
@@ -122,7 +122,7 @@ pub(crate) fn check_header_fields(
     check_declass(h, &members)
 }
 
-/// §3.13: 1 to MAX_RECIPIENTS recipients, strictly sorted by member id, each a member at the
+/// protocol.md §3.13: 1 to MAX_RECIPIENTS recipients, strictly sorted by member id, each a member at the
 /// roster seq listed with exactly its age recipient then, the author among them.
 fn check_recipients(h: &BundleHeader, members: &[MemberAt]) -> Result<(), BundleError> {
     let count = h.recipients.len();
@@ -154,7 +154,7 @@ fn check_recipients(h: &BundleHeader, members: &[MemberAt]) -> Result<(), Bundle
     Ok(())
 }
 
-/// §3.15: CLEAR never; circle-wide labels reach every member at the roster seq; RED names at
+/// protocol.md §3.15: CLEAR never; circle-wide labels reach every member at the roster seq; RED names at
 /// least one recipient besides the author.
 fn check_tlp(h: &BundleHeader, members: &[MemberAt]) -> Result<(), BundleError> {
     match h.tlp {
@@ -180,7 +180,7 @@ fn check_tlp(h: &BundleHeader, members: &[MemberAt]) -> Result<(), BundleError> 
     }
 }
 
-/// §3.16: what each kind's target, bundle id and version must be.
+/// protocol.md §3.16: what each kind's target, bundle id and version must be.
 fn check_kind(h: &BundleHeader) -> Result<(), BundleError> {
     let rule = |problem| BundleError::KindRule {
         kind: h.kind,
@@ -231,7 +231,7 @@ fn check_kind(h: &BundleHeader) -> Result<(), BundleError> {
     }
 }
 
-/// §3.17: a declassification thread goes, RED, to named members and every maintainer.
+/// protocol.md §3.17: a declassification thread goes, RED, to named members and every maintainer.
 fn check_declass(h: &BundleHeader, members: &[MemberAt]) -> Result<(), BundleError> {
     if !h.kind.is_declass() {
         return Ok(());
@@ -250,7 +250,7 @@ fn check_declass(h: &BundleHeader, members: &[MemberAt]) -> Result<(), BundleErr
     }
 }
 
-/// §3.16: report kinds carry a report; the others carry text.
+/// protocol.md §3.16: report kinds carry a report; the others carry text.
 pub(crate) fn check_body(kind: BundleKind, body: &BundleBody) -> Result<(), BundleError> {
     match (kind.carries_report(), body) {
         (true, BundleBody::Report(_)) | (false, BundleBody::Text(_)) => Ok(()),
@@ -303,7 +303,7 @@ impl TargetInfo {
     }
 }
 
-/// §3.26: the rules that need the target itself. The sealer runs them before sealing; a
+/// protocol.md §3.26: the rules that need the target itself. The sealer runs them before sealing; a
 /// receiver runs them once it holds the target (until then the static rules of §3.16 hold).
 pub fn check_target(
     h: &BundleHeader,

@@ -64,7 +64,7 @@ impl fmt::Debug for SealRequest<'_> {
 /// header and the chain link, and checks the result as a receiver would.
 pub fn seal(req: SealRequest<'_>) -> Result<BundleObject, BundleError> {
     let roster = req.roster;
-    // §3.27: no sharing while a fork is unresolved, nor on a stale view of the roster.
+    // protocol.md §3.27: no sharing while a fork is unresolved, nor on a stale view of the roster.
     if roster.is_frozen() {
         return Err(BundleError::RosterFrozen);
     }
@@ -75,7 +75,7 @@ pub fn seal(req: SealRequest<'_>) -> Result<BundleObject, BundleError> {
             max_age_secs: req.max_roster_age_secs,
         });
     }
-    // §3.27: the chain position is consistent (the first link has no predecessor).
+    // protocol.md §3.27: the chain position is consistent (the first link has no predecessor).
     match (req.author_seq, req.prev_link) {
         (0, _) => return Err(BundleError::ChainPosition("author seq starts at 1")),
         (1, Some(_)) => {
@@ -92,7 +92,7 @@ pub fn seal(req: SealRequest<'_>) -> Result<BundleObject, BundleError> {
     }
     let (seq, head) = roster.head();
     let public = req.signer.public_key();
-    // §3.9: the author is a member now, signing with its current key.
+    // protocol.md §3.9: the author is a member now, signing with its current key.
     let me = roster
         .member_at(seq, &req.author)
         .ok_or_else(|| BundleError::AuthorNotMember {
@@ -105,7 +105,7 @@ pub fn seal(req: SealRequest<'_>) -> Result<BundleObject, BundleError> {
             author: req.author.clone(),
         });
     }
-    // §3.10
+    // protocol.md §3.10
     let tip = roster
         .author_key(seq, &req.author, &public.key_id())
         .and_then(|k| k.retired_at);
@@ -186,7 +186,7 @@ pub fn seal(req: SealRequest<'_>) -> Result<BundleObject, BundleError> {
     Ok(object)
 }
 
-/// §3.15: circle-wide labels go to every member at the roster seq; RED to the named members and
+/// protocol.md §3.15: circle-wide labels go to every member at the roster seq; RED to the named members and
 /// the author.
 fn choose_recipients(req: &SealRequest<'_>, seq: u64) -> Result<Vec<Recipient>, BundleError> {
     let roster = req.roster;
