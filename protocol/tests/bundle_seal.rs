@@ -457,3 +457,37 @@ fn equivocation_proofs_verify_against_the_roster() {
         }
     );
 }
+
+#[test]
+fn a_bundle_from_a_newer_roster_is_held_back_then_accepted() {
+    let w = World::new();
+    let mut ahead = w.roster.clone();
+    ahead.admit(&Member::new(6));
+    let obj = seal(request(
+        &ahead,
+        &w.a,
+        BundleKind::Report,
+        Tlp::Green,
+        vec![],
+    ))
+    .unwrap();
+    let err = open_as(&w, &obj, &w.b).unwrap_err();
+    let have = w.roster.head().0;
+    assert_eq!(
+        err,
+        BundleError::RosterBehind {
+            stated: have + 1,
+            have
+        }
+    );
+    assert!(err.is_retryable());
+    assert_eq!(err.rule(), "§3.4");
+    // Once this node's roster has caught up, the same bytes open.
+    let caught_up = World {
+        roster: ahead,
+        ..World::new()
+    };
+    assert!(open_as(&caught_up, &obj, &caught_up.b).is_ok());
+    // Other refusals are not retryable.
+    assert!(!BundleError::CiphertextMismatch.is_retryable());
+}
