@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod home;
 pub mod http;
+pub mod node;
 pub mod store;
 pub mod tls;
