@@ -159,13 +159,13 @@ impl CircleStore {
                 self.path.display()
             ))
         })?;
-        if let Some(recorded) = self.meta("roster_head")? {
-            if recorded != roster.head_id().to_hex() {
-                return Err(StoreError::Invalid(format!(
-                    "the roster log folds to head {} but the store recorded {recorded}",
-                    roster.head_id()
-                )));
-            }
+        if let Some(recorded) = self.meta("roster_head")?
+            && recorded != roster.head_id().to_hex()
+        {
+            return Err(StoreError::Invalid(format!(
+                "the roster log folds to head {} but the store recorded {recorded}",
+                roster.head_id()
+            )));
         }
         Ok(roster)
     }
@@ -191,20 +191,20 @@ impl CircleStore {
                 index,
                 message: "payload has no seq".into(),
             })?;
-            if let Some(current) = builder.roster() {
-                if seq <= current.head_seq() {
-                    // Already covered by our log: identical is a no-op; a different event
-                    // for a held seq is a possible fork, which the caller turns into a proof
-                    // with `Roster::observe_event` (protocol.md §2).
-                    let held = current.events().iter().find(|e| e.seq == seq).map(|e| e.id);
-                    if held == Some(env.id()) {
-                        continue;
-                    }
-                    return Err(RosterImportError::Conflict {
-                        seq,
-                        event: Box::new(env.clone()),
-                    });
+            if let Some(current) = builder.roster()
+                && seq <= current.head_seq()
+            {
+                // Already covered by our log: identical is a no-op; a different event for a
+                // held seq is a possible fork, which the caller turns into a proof with
+                // `Roster::observe_event` (protocol.md §2).
+                let held = current.events().iter().find(|e| e.seq == seq).map(|e| e.id);
+                if held == Some(env.id()) {
+                    continue;
                 }
+                return Err(RosterImportError::Conflict {
+                    seq,
+                    event: Box::new(env.clone()),
+                });
             }
             builder
                 .append(env)
