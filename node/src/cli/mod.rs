@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod circle;
 mod config;
 mod id;
 mod init;
@@ -18,6 +19,9 @@ pub struct Cli {
     /// e.g. ~/.local/share/debrief.
     #[arg(long, global = true, env = "DEBRIEF_HOME", value_name = "PATH")]
     pub home: Option<PathBuf>,
+    /// Which circle: its local name, its id, or a unique id prefix. Default: the only circle.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub circle: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -33,6 +37,9 @@ pub enum Command {
     /// Check the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Found, join and run a trust circle.
+    #[command(subcommand)]
+    Circle(circle::CircleCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -54,5 +61,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => init::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
         Command::Id(cmd) => id::run(cli.home.as_deref(), cmd).map(|()| ExitCode::SUCCESS),
         Command::Config(cmd) => config::run(cli.home.as_deref(), cmd),
+        Command::Circle(cmd) => {
+            circle::run(cli.home.as_deref(), cli.circle.as_deref(), cmd).map(|()| ExitCode::SUCCESS)
+        }
     }
 }
