@@ -15,8 +15,7 @@ pub struct Cli {
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
-}
+pub enum Command {}
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
 /// 0 success, 1 the command ran and found problems (e.g. lint errors), 2 an error.
