@@ -233,7 +233,7 @@ impl Detectors {
             ),
             pem_open: re(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:\r?\n[ \t]*[A-Za-z0-9+/=]+)*"),
             secret_assignment: re(
-                r#"(?i)\b(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|client[_-]?secret|auth[_-]?token|private[_-]?key|credentials?)["']?\s*[:=]\s*["']?([^\s"'`,;<>\[\]]{6,})"#,
+                r#"(?i)(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|client[_-]?secret|auth[_-]?token|private[_-]?key|credentials?)["']?\s*[:=]\s*["']?([^\s"'`,;<>\[\]]{6,})"#,
             ),
             bearer: re(r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{16,}=*)"),
             token: re(r"[A-Za-z0-9+/_\-]{32,}={0,2}"),
@@ -247,7 +247,7 @@ impl Detectors {
             repo_ticket: re(r"\b[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+#\d{1,7}\b"),
             hex: re(r"(?i)\b[0-9a-f]{7,128}\b"),
             commit_context: re(
-                r"(?i)\b(?:commits?|sha1?|hash|revert(?:ed|ing)?|cherry-pick(?:ed)?|rev|revision|git|checkout|rollback|rolled back|roll back|deploy(?:ed|ing)?|builds?|bisect(?:ed)?|introduced(?: in| by)?|fixed in|merged?|head|at|image|tag|version|pinned to)\W{0,3}$",
+                r"(?i)\b(?:commits?|sha1?|hash|revert(?:ed|ing)?|cherry-pick(?:ed)?|rev|revision|git|checkout|rollback|rolled back|roll back|deploy(?:ed|ing)?|builds?|bisect(?:ed)?|introduced(?: in| by)?|fixed in|merged?|head|at|image|tag|version|pinned|upgraded|downgraded)(?:\s+(?:to|of|at|is|was))?\W{0,3}$",
             ),
             channel: re(r"#([A-Za-z0-9][A-Za-z0-9._\-]{0,79})"),
             channel_context: re(
@@ -344,7 +344,15 @@ impl Detectors {
             };
             let numbered = last.chars().next().is_some_and(|c| c.is_ascii_digit())
                 && last.chars().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
-            if !numbered || !segments.iter().any(|s| SERVER_WORDS.contains(s)) {
+            // A zero-padded tail (`rsv-ams-03`) is how fleets are numbered; otherwise a role or
+            // environment word must say it is a machine.
+            let zero_padded = segments[..segments.len() - 1]
+                .iter()
+                .all(|s| s.chars().all(|c| c.is_ascii_alphabetic()))
+                && last.len() >= 2
+                && last.starts_with('0')
+                && last.chars().all(|c| c.is_ascii_digit());
+            if !numbered || !(zero_padded || segments.iter().any(|s| SERVER_WORDS.contains(s))) {
                 continue;
             }
             if segments.len() == 2 && (VERSIONED_NAMES.contains(&segments[0]) || last.len() < 2) {
@@ -446,7 +454,14 @@ impl Detectors {
             {
                 continue;
             }
-            if self.account_context.is_match(before(text, m.start(), 60)) {
+            // The context may sit on the line before ("AWS account\n 123456789012") or after.
+            let context = self
+                .account_context
+                .is_match(window_before(text, m.start(), 60))
+                || self
+                    .account_context
+                    .is_match(after(text, m.end(), 40).lines().next().unwrap_or(""));
+            if context {
                 push(
                     out,
                     m.start(),
@@ -858,6 +873,15 @@ pub(crate) fn prev_char(text: &str, offset: usize) -> Option<char> {
 pub(crate) fn before(text: &str, offset: usize, max: usize) -> &str {
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let mut start = offset.saturating_sub(max).max(line_start);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..offset]
+}
+
+/// Up to `max` bytes before `offset`, across line breaks.
+fn window_before(text: &str, offset: usize, max: usize) -> &str {
+    let mut start = offset.saturating_sub(max);
     while !text.is_char_boundary(start) {
         start += 1;
     }

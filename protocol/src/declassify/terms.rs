@@ -42,6 +42,9 @@ const LEGAL_SUFFIXES: &[&str] = &[
     "labs",
 ];
 
+/// Name parts at least this long match in any case.
+const LONG_NAME_PART: usize = 6;
+
 /// Shortest term accepted: shorter ones would erase ordinary words.
 pub(crate) const MIN_TERM_CHARS: usize = 2;
 
@@ -59,6 +62,7 @@ pub(crate) struct TermMatcher {
     /// Single name parts ("Dana", "Whitfield"): matched only as written in Title or UPPER case,
     /// so a person called "Will Page" does not erase "will" and "page".
     name_parts: Option<AhoCorasick>,
+    name_parts_info: Vec<Pattern>,
 }
 
 /// A term that was refused when building the scrubber.
@@ -120,7 +124,16 @@ impl TermMatcher {
                 }
             }
         }
+        // Single name parts: people's first and last names, and an org's first word ("Pinecrest"
+        // for "Pinecrest Interactive"), which is how people shorten names in running text.
         let mut parts: Vec<String> = Vec::new();
+        let mut parts_info: Vec<Pattern> = Vec::new();
+        let mut add_part = |v: String, kind, detector, parts: &mut Vec<String>| {
+            if !parts.contains(&v) {
+                parts.push(v);
+                parts_info.push(Pattern { kind, detector });
+            }
+        };
         for person in people {
             let name = normalise_term(person);
             if !name.contains(' ') {
@@ -128,14 +141,37 @@ impl TermMatcher {
             }
             for part in name.split_whitespace() {
                 let part = part.trim_matches(|c: char| !c.is_alphanumeric());
-                if part.chars().count() < 3 {
+                let chars = part.chars().count();
+                if chars < 3 {
                     continue;
                 }
-                for v in [title_case(part), part.to_uppercase()] {
-                    if !parts.contains(&v) {
-                        parts.push(v);
+                if chars >= LONG_NAME_PART {
+                    // Long parts are rarely ordinary words: matched in any case ("marguerite").
+                    for v in variants(part) {
+                        if !patterns.contains(&v) {
+                            patterns.push(v);
+                            info.push(Pattern {
+                                kind: FindingKind::Person,
+                                detector: Detector::PersonName,
+                            });
+                        }
                     }
                 }
+                for v in [title_case(part), part.to_uppercase()] {
+                    add_part(v, FindingKind::Person, Detector::PersonName, &mut parts);
+                }
+            }
+        }
+        for org in org_names {
+            let name = normalise_term(org);
+            let Some(first) = name.split([' ', ',']).next() else {
+                continue;
+            };
+            if first == name || first.chars().count() < 5 {
+                continue;
+            }
+            for v in [first.to_owned(), title_case(first), first.to_uppercase()] {
+                add_part(v, FindingKind::Org, Detector::OrgName, &mut parts);
             }
         }
         let insensitive = build(&patterns, true);
@@ -144,18 +180,33 @@ impl TermMatcher {
             insensitive,
             insensitive_info: info,
             name_parts,
+            name_parts_info: parts_info,
         })
     }
 
     pub(crate) fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        if let Some(ac) = &self.insensitive {
-            for m in ac.find_overlapping_iter(text) {
-                let Some(p) = self.insensitive_info.get(m.pattern().as_usize()) else {
+        // Multi-word names wrap across lines: match on a copy with each whitespace run folded
+        // to one space, then map offsets back to the original.
+        let (flat, map) = fold_whitespace(text);
+        let back = |start: usize, end: usize| -> Option<(usize, usize)> {
+            Some((*map.get(start)?, *map.get(end.checked_sub(1)?)? + 1))
+        };
+        let automata = [
+            (&self.insensitive, &self.insensitive_info),
+            (&self.name_parts, &self.name_parts_info),
+        ];
+        for (automaton, info) in automata {
+            let Some(ac) = automaton else { continue };
+            for m in ac.find_overlapping_iter(&flat) {
+                let Some(p) = info.get(m.pattern().as_usize()) else {
                     continue;
                 };
-                if let Some(end) = bounded(text, m.start(), m.end()) {
+                let Some(end) = bounded(&flat, m.start(), m.end()) else {
+                    continue;
+                };
+                if let Some((start, end)) = back(m.start(), end) {
                     out.push(Candidate {
-                        start: m.start(),
+                        start,
                         end,
                         kind: p.kind,
                         detector: p.detector,
@@ -163,19 +214,29 @@ impl TermMatcher {
                 }
             }
         }
-        if let Some(ac) = &self.name_parts {
-            for m in ac.find_overlapping_iter(text) {
-                if let Some(end) = bounded(text, m.start(), m.end()) {
-                    out.push(Candidate {
-                        start: m.start(),
-                        end,
-                        kind: FindingKind::Person,
-                        detector: Detector::PersonName,
-                    });
-                }
+    }
+}
+
+/// `text` with every whitespace run replaced by one space, and for each byte of the result the
+/// offset of the original byte it came from.
+fn fold_whitespace(text: &str) -> (String, Vec<usize>) {
+    let mut flat = String::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len());
+    let mut in_space = false;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            if !in_space {
+                flat.push(' ');
+                map.push(i);
             }
+            in_space = true;
+        } else {
+            in_space = false;
+            flat.push(c);
+            map.extend(i..i + c.len_utf8());
         }
     }
+    (flat, map)
 }
 
 fn build(patterns: &[String], case_insensitive: bool) -> Option<AhoCorasick> {
@@ -234,7 +295,7 @@ fn org_cores(name: &str) -> Vec<String> {
     let mut out = Vec::new();
     while words.len() > 1 {
         let Some(last) = words.last() else { break };
-        let bare = last.trim_end_matches('.').to_ascii_lowercase();
+        let bare = last.replace('.', "").to_ascii_lowercase();
         if !LEGAL_SUFFIXES.contains(&bare.as_str()) {
             break;
         }
