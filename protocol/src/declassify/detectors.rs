@@ -32,6 +32,76 @@ const NOT_TICKET_PREFIXES: &[&str] = &[
     "JSON", "XML", "YAML", "API", "V", "H", "P", "Q", "T", "TOP", "DAY", "WEEK", "PR", "MR",
 ];
 
+/// Lower-case words that precede a number without making a ticket (`port-8080`, `jan-2026`).
+const NOT_TICKET_WORDS: &[&str] = &[
+    "port",
+    "top",
+    "step",
+    "page",
+    "line",
+    "room",
+    "gate",
+    "route",
+    "error",
+    "status",
+    "code",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "q",
+    "fy",
+    "year",
+    "week",
+    "day",
+    "windows",
+    "win",
+    "server",
+    "sql",
+    "model",
+    "type",
+    "class",
+    "size",
+    "level",
+    "tier",
+    "phase",
+    "batch",
+    "chunk",
+    "part",
+    "gen",
+    "http",
+    "https",
+    "tcp",
+    "udp",
+    "iso",
+    "utf",
+    "sha",
+    "rfc",
+    "cve",
+    "ipv",
+    "ietf",
+];
+
 /// Segments that make a dashed token with a number a server name (`db-prod-07`).
 const SERVER_WORDS: &[&str] = &[
     "prod",
@@ -152,6 +222,7 @@ pub(crate) struct Detectors {
     server_dashed: Regex,
     server_plain: Regex,
     ipv4: Regex,
+    ec2_host: Regex,
     ipv6_candidate: Regex,
     arn: Regex,
     aws_account: Regex,
@@ -192,7 +263,7 @@ impl Detectors {
     pub(crate) fn new() -> Detectors {
         Detectors {
             url: re(&format!(
-                r"(?i)\b[a-z][a-z0-9+.\-]{{1,15}}(?::[a-z0-9]+)?://{URL_BODY}+"
+                r"(?i)[a-z][a-z0-9+.\-]{{1,15}}(?::[a-z0-9]+)?://{URL_BODY}+"
             )),
             email: re(
                 r"(?i)\b[a-z0-9][a-z0-9._%+\-]*@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,24}\b",
@@ -204,7 +275,8 @@ impl Detectors {
             server_plain: re(
                 r"(?i)\b(?:db|web|app|api|cache|kafka|redis|mysql|worker|srv|host|vm|bastion|broker|prod|stg)\d{2,}[a-z]?\b",
             ),
-            ipv4: re(r"\b(?:\d{1,3}\.){3}\d{1,3}\b(?:/\d{1,2}\b)?(?::\d{1,5}\b)?"),
+            ipv4: re(r"\b(?:\d{1,3}\.){3}\d{1,3}\b(?:/\d{1,2}\b)?"),
+            ec2_host: re(r"(?i)\bip-\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}\b"),
             ipv6_candidate: re(r"(?i)[0-9a-f:.]*:[0-9a-f:.]*:[0-9a-f:.]*(?:%[a-z0-9]+)?"),
             arn: re(r#"(?i)\barn:aws[a-z\-]*:[^\s<>"'`]+"#),
             aws_account: re(r"\b\d{12}\b|\b\d{4}-\d{4}-\d{4}\b"),
@@ -328,7 +400,8 @@ impl Detectors {
                     );
                 }
                 _ => {
-                    let end = m.start() + trim_url_end(&whole[..path_start.unwrap_or(whole.len())]);
+                    // A port is kept: "[host]:6379" still tells the reader which service.
+                    let end = m.start() + trim_url_end(host);
                     push(out, m.start(), end, FindingKind::Host, Detector::Hostname);
                 }
             }
@@ -358,6 +431,15 @@ impl Detectors {
             if segments.len() == 2 && (VERSIONED_NAMES.contains(&segments[0]) || last.len() < 2) {
                 continue;
             }
+            push(
+                out,
+                m.start(),
+                m.end(),
+                FindingKind::Host,
+                Detector::ServerName,
+            );
+        }
+        for m in self.ec2_host.find_iter(text) {
             push(
                 out,
                 m.start(),
@@ -596,7 +678,8 @@ impl Detectors {
             );
         }
         // Odd case (`ops-1234`): a ticket when its project key appears as a ticket elsewhere
-        // in the same text, or when the words before it say so.
+        // in the same text, when the words before it say so, or when an all-letter key has a
+        // number of 3+ digits that is not a version or a year after a month.
         for caps in self.ticket_any.captures_iter(text) {
             let (Some(m), Some(p)) = (caps.get(0), caps.get(1)) else {
                 continue;
@@ -607,7 +690,14 @@ impl Detectors {
             {
                 continue;
             }
+            let number = &m.as_str()[p.len() + 1..];
+            let lower = p.as_str().to_ascii_lowercase();
+            let key_like = number.len() >= 3
+                && lower.chars().all(|c| c.is_ascii_alphabetic())
+                && !VERSIONED_NAMES.contains(&lower.as_str())
+                && !NOT_TICKET_WORDS.contains(&lower.as_str());
             if prefixes.contains(&prefix)
+                || key_like
                 || self.ticket_context.is_match(before(text, m.start(), 32))
             {
                 push(
@@ -639,7 +729,7 @@ impl Detectors {
         }
         for m in self.hash_ticket.find_iter(text) {
             if prev_char(text, m.start())
-                .is_some_and(|c| c.is_alphanumeric() || c == '&' || c == '#')
+                .is_some_and(|c| c.is_alphanumeric() || c == '&' || c == '#' || c == ']')
             {
                 continue;
             }
@@ -725,7 +815,7 @@ impl Detectors {
                 continue;
             };
             if let Some(c) = prev_char(text, m.start())
-                && (c.is_alphanumeric() || matches!(c, '&' | '/' | '#' | '(' | '_' | '.'))
+                && (c.is_alphanumeric() || matches!(c, '&' | '/' | '#' | '(' | '_' | '.' | ']'))
             {
                 continue;
             }
@@ -760,7 +850,7 @@ impl Detectors {
             };
             if code.is_code(m.start())
                 || prev_char(text, m.start()).is_some_and(|c| {
-                    c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+' | '/')
+                    c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+' | '/' | ']')
                 })
                 || text[m.end()..].starts_with('/')
                 || GROUP_MENTIONS.contains(&name.as_str().to_ascii_lowercase().as_str())

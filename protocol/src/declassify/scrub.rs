@@ -104,7 +104,7 @@ impl Scrubber {
 
     /// Like [`Scrubber::scrub`], keeping what `allowances` cover (reported in `allowed`).
     pub fn scrub_allowing(&self, text: &str, allowances: &[Allowance]) -> Scrubbed {
-        let (findings, allowed, unused_allowances) = self.analyse(text, allowances);
+        let (findings, allowed, unused_allowances) = self.analyse(text, allowances, true);
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         for f in &findings {
@@ -124,12 +124,12 @@ impl Scrubber {
     /// What is still identifiable in `text` (typically the public text after scrubbing and
     /// manual edits). A non-empty result blocks publication.
     pub fn scan(&self, text: &str) -> Vec<Finding> {
-        self.analyse(text, &[]).0
+        self.analyse(text, &[], false).0
     }
 
     /// Like [`Scrubber::scan`], with the author's allowances.
     pub fn scan_allowing(&self, text: &str, allowances: &[Allowance]) -> Scan {
-        let (findings, allowed, unused_allowances) = self.analyse(text, allowances);
+        let (findings, allowed, unused_allowances) = self.analyse(text, allowances, false);
         Scan {
             findings,
             allowed,
@@ -137,16 +137,12 @@ impl Scrubber {
         }
     }
 
-    fn analyse(
-        &self,
-        text: &str,
-        allowances: &[Allowance],
-    ) -> (Vec<Finding>, Vec<AllowedFinding>, Vec<Allowance>) {
+    /// Every detector and deny-list match in `text`, except inside placeholders.
+    fn candidates(&self, text: &str) -> Vec<Candidate> {
         let code = CodeMap::of(text);
         let mut candidates = Vec::new();
         self.detectors.find(text, &code, &mut candidates);
         self.terms.find(text, &mut candidates);
-
         // Placeholders left by an earlier pass are not findings.
         let placeholder_spans: Vec<(usize, usize)> = self
             .placeholders
@@ -158,39 +154,67 @@ impl Scrubber {
                 .iter()
                 .any(|&(s, e)| s <= c.start && c.end <= e)
         });
+        candidates
+    }
 
-        // Allowances are applied per detector match, before merging, so allowing a public URL
-        // still reports an org name inside it.
-        let mut allowed_candidates = Vec::new();
+    /// `scrub` converges (`converge = true`): replacing a match can create a word boundary
+    /// that exposes a neighbour the detectors could not see before ("AcmeOPS-12" →
+    /// "[org]OPS-12"), so the public text is scanned again and any new match is mapped back
+    /// to the original and replaced too, until nothing is left (declassification.md §4.2).
+    fn analyse(
+        &self,
+        text: &str,
+        allowances: &[Allowance],
+        converge: bool,
+    ) -> (Vec<Finding>, Vec<AllowedFinding>, Vec<Allowance>) {
+        let mut allowed_candidates: Vec<(Candidate, usize)> = Vec::new();
         let mut used = vec![false; allowances.len()];
-        candidates.retain(|c| {
-            let matched = &text[c.start..c.end];
-            match allowances.iter().position(|a| a.covers(matched)) {
-                Some(i) => {
-                    used[i] = true;
-                    allowed_candidates.push((*c, i));
-                    false
+        let mut kept = Vec::new();
+        let mut fresh = self.candidates(text);
+        let mut merged = Vec::new();
+        for _round in 0..MAX_ROUNDS {
+            // Allowances are applied per detector match, before merging, so allowing a public
+            // URL still reports an org name inside it.
+            fresh.retain(|c| {
+                let matched = &text[c.start..c.end];
+                match allowances.iter().position(|a| a.covers(matched)) {
+                    Some(i) => {
+                        used[i] = true;
+                        allowed_candidates.push((*c, i));
+                        false
+                    }
+                    None => true,
                 }
-                None => true,
+            });
+            // Allowing a URL allows the host and path parts the pattern detectors see in it,
+            // but never a deny-list name inside it: those are decided term by term.
+            fresh.retain(|c| {
+                matches!(
+                    c.kind,
+                    FindingKind::Org | FindingKind::Term | FindingKind::Person
+                ) || !allowed_candidates
+                    .iter()
+                    .any(|(a, _)| a.start <= c.start && c.end <= a.end)
+            });
+            kept.append(&mut fresh);
+            merged = merge(kept.clone());
+            if !converge {
+                break;
             }
-        });
-
-        // Allowing a URL allows the host and path parts the pattern detectors see in it, but
-        // never a deny-list name inside it: those are decided term by term.
-        candidates.retain(|c| {
-            matches!(
-                c.kind,
-                FindingKind::Org | FindingKind::Term | FindingKind::Person
-            ) || !allowed_candidates
-                .iter()
-                .any(|(a, _)| a.start <= c.start && c.end <= a.end)
-        });
+            let public = apply(text, &merged);
+            fresh = self
+                .candidates(&public)
+                .into_iter()
+                .map(|c| map_back(&merged, c))
+                .filter(|c| !kept.iter().any(|k| k.start == c.start && k.end == c.end))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+        }
 
         let lines = LineIndex::new(text);
-        let findings: Vec<Finding> = merge(candidates)
-            .into_iter()
-            .map(|c| lines.finding(text, &c))
-            .collect();
+        let findings: Vec<Finding> = merged.iter().map(|c| lines.finding(text, c)).collect();
 
         allowed_candidates.sort_by_key(|(c, _)| (c.start, std::cmp::Reverse(c.end)));
         allowed_candidates.dedup_by_key(|(c, _)| (c.start, c.end));
@@ -210,6 +234,49 @@ impl Scrubber {
             .map(|(a, _)| a.clone())
             .collect();
         (findings, allowed, unused)
+    }
+}
+
+/// Rounds of re-scanning in `scrub`; two are enough for every case seen, one more is margin.
+const MAX_ROUNDS: usize = 4;
+
+/// `text` with each (sorted, disjoint) span replaced by its placeholder.
+fn apply(text: &str, spans: &[Candidate]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for c in spans {
+        out.push_str(&text[at..c.start]);
+        out.push_str(c.kind.placeholder());
+        at = c.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Maps a match in `apply(text, spans)` back to the original text; an edge that falls in a
+/// placeholder widens to that placeholder's whole original span.
+fn map_back(spans: &[Candidate], c: Candidate) -> Candidate {
+    let map = |p: usize, is_end: bool| -> usize {
+        let (mut orig, mut public) = (0usize, 0usize);
+        for s in spans {
+            let unchanged = s.start - orig;
+            if p < public + unchanged || (is_end && p == public + unchanged) {
+                return orig + (p - public);
+            }
+            public += unchanged;
+            let len = s.kind.placeholder().len();
+            if p < public + len || (is_end && p == public + len) {
+                return if is_end { s.end } else { s.start };
+            }
+            public += len;
+            orig = s.end;
+        }
+        orig + (p - public)
+    };
+    Candidate {
+        start: map(c.start, false),
+        end: map(c.end, true),
+        ..c
     }
 }
 

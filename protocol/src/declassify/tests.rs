@@ -219,3 +219,53 @@ Upgrading to 2.14.1 fixed p99 latency under TLS 1.3 with session.timeout.ms at 3
     assert!(s.text.contains("2.14.1"));
     assert!(!s.text.contains("acme"));
 }
+
+mod properties {
+    use std::sync::LazyLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    // Compiling the detectors takes milliseconds; once is enough for every case.
+    static SCRUBBER: LazyLock<Scrubber> = LazyLock::new(scrubber);
+
+    /// Text made of fragments that stress the detectors' edges: identifiers, Markdown,
+    /// multibyte characters and punctuation glued in any order.
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("Acme".to_owned()),
+            Just("’s".to_owned()),
+            Just("db-prod-07".to_owned()),
+            Just("10.1.2.3".to_owned()),
+            Just("fe80::1".to_owned()),
+            Just("https://x.io/a".to_owned()),
+            Just("#chan-x".to_owned()),
+            Just("OPS-12".to_owned()),
+            Just("`".to_owned()),
+            Just("```\n".to_owned()),
+            Just("\n".to_owned()),
+            Just(" ".to_owned()),
+            Just(".".to_owned()),
+            Just("Dana Whitfield".to_owned()),
+            "[a-zA-Z0-9 ._:/#@-]{0,12}",
+            "\\PC{0,4}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn scrubbing_never_panics_and_leaves_nothing_to_find(parts in prop::collection::vec(fragment(), 0..24)) {
+            let text = parts.concat();
+            let s = &*SCRUBBER;
+            let out = s.scrub(&text);
+            for f in &out.findings {
+                prop_assert_eq!(&text[f.offset..f.offset + f.matched.len()], f.matched.as_str());
+            }
+            let residual = s.scan(&out.text);
+            prop_assert!(residual.is_empty(), "text {:?} -> {:?} still has {:?}", text, out.text, residual);
+        }
+    }
+}
