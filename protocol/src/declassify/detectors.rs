@@ -959,14 +959,14 @@ pub(crate) fn prev_char(text: &str, offset: usize) -> Option<char> {
     text.get(..offset)?.chars().next_back()
 }
 
-/// Up to `max` bytes of the same line before `offset`.
+/// Up to `max` bytes of the same line before `offset`. Looks no further back than `max`, so a
+/// report that is one enormous line stays linear.
 pub(crate) fn before(text: &str, offset: usize, max: usize) -> &str {
-    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let mut start = offset.saturating_sub(max).max(line_start);
-    while !text.is_char_boundary(start) {
-        start += 1;
+    let window = window_before(text, offset, max);
+    match window.rfind('\n') {
+        Some(i) => &window[i + 1..],
+        None => window,
     }
-    &text[start..offset]
 }
 
 /// Up to `max` bytes before `offset`, across line breaks.

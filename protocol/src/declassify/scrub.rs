@@ -150,9 +150,8 @@ impl Scrubber {
             .map(|m| (m.start(), m.end()))
             .collect();
         candidates.retain(|c| {
-            !placeholder_spans
-                .iter()
-                .any(|&(s, e)| s <= c.start && c.end <= e)
+            let idx = placeholder_spans.partition_point(|&(s, _)| s <= c.start);
+            !(idx > 0 && placeholder_spans[idx - 1].1 >= c.end)
         });
         candidates
     }

@@ -209,7 +209,21 @@ writes; Dana Whitfield paged #incident-db and reverted commit 3f9a2c1d (OPS-1234
 Upgrading to 2.14.1 fixed p99 latency under TLS 1.3 with session.timeout.ms at 30000.\n\n";
     let text = paragraph.repeat(200 * 1024 / paragraph.len() + 1);
     assert!(text.len() >= 200 * 1024);
-    let s = scrubber().scrub(&text);
+    // Timings are printed for docs/declassification.md, never asserted.
+    let built = std::time::Instant::now();
+    let scrubber = scrubber();
+    let scrubbing = std::time::Instant::now();
+    let s = scrubber.scrub(&text);
+    let scanning = std::time::Instant::now();
+    let residual = scrubber.scan(&s.text);
+    println!(
+        "build {:?}, scrub {} bytes {:?}, residual scan {:?}",
+        scrubbing - built,
+        text.len(),
+        scanning - scrubbing,
+        scanning.elapsed()
+    );
+    assert!(residual.is_empty());
     // host (+ org inside it), ip, person, channel, commit, ticket
     let per_paragraph = 6;
     assert_eq!(
@@ -268,4 +282,19 @@ mod properties {
             prop_assert!(residual.is_empty(), "text {:?} -> {:?} still has {:?}", text, out.text, residual);
         }
     }
+}
+
+#[test]
+fn scrubs_a_200_kb_single_line_dense_with_findings() {
+    let text = "commit 3f9a2c1d to 10.9.8.7 by @dana ".repeat(200 * 1024 / 37 + 1);
+    let started = std::time::Instant::now();
+    let s = scrubber().scrub(&text);
+    println!(
+        "dense single line: {} bytes, {} findings, {:?}",
+        text.len(),
+        s.findings.len(),
+        started.elapsed()
+    );
+    assert_eq!(s.findings.len(), 3 * (200 * 1024 / 37 + 1));
+    assert_eq!(s.findings.last().map(|f| f.line), Some(1));
 }
