@@ -56,7 +56,7 @@ pub struct Scan {
 }
 
 impl Scan {
-    /// declassification.md §3: an unresolved finding blocks publication.
+    /// An unresolved finding blocks publication (declassification.md §3.1).
     pub fn blocks_publication(&self) -> bool {
         !self.findings.is_empty()
     }
@@ -186,7 +186,7 @@ impl Scrubber {
                 }
             });
             // Allowing a URL allows the host and path parts the pattern detectors see in it,
-            // but never a deny-list name inside it: those are decided term by term.
+            // but never a deny-list name inside it (declassification.md §3.2).
             fresh.retain(|c| {
                 matches!(
                     c.kind,
