@@ -29,7 +29,9 @@ const NOT_TICKET_PREFIXES: &[&str] = &[
     "WPA", "IEEE", "ECMA", "ANSI", "NIST", "SP", "TCP", "UDP", "DNS", "SEV", "PRI", "PRIO", "RAID",
     "COVID", "LTE", "DES", "CHACHA", "X", "UCS", "PG", "EC", "IP", "AZ", "GEN", "TIER", "LEVEL",
     "PHASE", "STEP", "WAVE", "RUNBOOK", "AMD", "ARM", "NVME", "SATA", "DOCSIS", "FIDO", "OAUTH",
-    "JSON", "XML", "YAML", "API", "V", "H", "P", "Q", "T", "TOP", "DAY", "WEEK", "PR", "MR",
+    "JSON", "XML", "YAML", "API", "AVX", "SSE", "NEON", "X86", "HC", "BLAKE", "SALSA", "ARGON",
+    "MUTF", "CESU", "BIP", "PEP", "JEP", "KEP", "EIP", "ALPN", "V", "H", "P", "Q", "T", "TOP",
+    "DAY", "WEEK", "PR", "MR",
 ];
 
 /// Lower-case words that precede a number without making a ticket (`port-8080`, `jan-2026`).
@@ -305,7 +307,7 @@ impl Detectors {
             ),
             pem_open: re(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:\r?\n[ \t]*[A-Za-z0-9+/=]+)*"),
             secret_assignment: re(
-                r#"(?i)(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|client[_-]?secret|auth[_-]?token|private[_-]?key|credentials?)["']?\s*[:=]\s*["']?([^\s"'`,;<>\[\]]{6,})"#,
+                r#"(?i)(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|client[_-]?secret|auth[_-]?token|private[_-]?key|credentials?)["']?\s*[:=]\s*["']?([A-Za-z0-9_\-+/=.~!@$%^*&]{6,})"#,
             ),
             bearer: re(r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{16,}=*)"),
             token: re(r"[A-Za-z0-9+/_\-]{32,}={0,2}"),
@@ -387,6 +389,10 @@ impl Detectors {
             if prev_char(text, m.start()).is_some_and(|c| c == '-') {
                 continue;
             }
+            // `m.at(0)`, `err.is::<T>()`: a method call, not a host.
+            if text[m.end()..].starts_with(['(', '<']) || text[m.end()..].starts_with("::") {
+                continue;
+            }
             let path_start = whole.find('/');
             match path_start {
                 Some(p) if whole.len() > p + 1 => {
@@ -400,6 +406,9 @@ impl Detectors {
                     );
                 }
                 _ => {
+                    if tld::is_public_service(&host[..trim_url_end(host)]) {
+                        continue;
+                    }
                     // A port is kept: "[host]:6379" still tells the reader which service.
                     let end = m.start() + trim_url_end(host);
                     push(out, m.start(), end, FindingKind::Host, Detector::Hostname);
@@ -419,9 +428,11 @@ impl Detectors {
                 && last.chars().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
             // A zero-padded tail (`rsv-ams-03`) is how fleets are numbered; otherwise a role or
             // environment word must say it is a machine.
-            let zero_padded = segments[..segments.len() - 1]
-                .iter()
-                .all(|s| s.chars().all(|c| c.is_ascii_alphabetic()))
+            let zero_padded = segments.len() >= 3
+                && m.as_str().chars().all(|c| !c.is_ascii_uppercase())
+                && segments[..segments.len() - 1]
+                    .iter()
+                    .all(|s| s.chars().all(|c| c.is_ascii_alphabetic()))
                 && last.len() >= 2
                 && last.starts_with('0')
                 && last.chars().all(|c| c.is_ascii_digit());
@@ -504,6 +515,19 @@ impl Detectors {
                 continue;
             };
             if addr.is_unspecified() || addr.is_loopback() {
+                continue;
+            }
+            // Rust and C++ paths (`Self::f`, `f64::MAX`, `cc::Build`) parse as compressed
+            // addresses: require two non-empty groups, a digit somewhere, and no letter glued on.
+            let groups = addr_str.split(':').filter(|g| !g.is_empty()).count();
+            if groups < 2 || !addr_str.chars().any(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let glued_after = text[m.start() + lead + addr_str.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if glued_after && addr_str.len() == candidate.len() && zone.is_empty() {
                 continue;
             }
             let start = m.start() + lead;
@@ -663,7 +687,13 @@ impl Detectors {
         let mut prefixes: Vec<String> = Vec::new();
         for m in self.ticket_upper.find_iter(text) {
             let prefix = m.as_str().split('-').next().unwrap_or("");
-            if NOT_TICKET_PREFIXES.contains(&prefix) || continues_token(text, m.start(), m.end()) {
+            // One-digit numbers are mostly names (`CESU-8`, `MAX-1`); real keys pass 9 fast,
+            // and `OPS-7` after "ticket" is still caught by the context rule below.
+            let single_digit = m.len() - prefix.len() - 1 < 2;
+            if single_digit
+                || NOT_TICKET_PREFIXES.contains(&prefix)
+                || continues_token(text, m.start(), m.end())
+            {
                 continue;
             }
             if !prefixes.iter().any(|p| p == prefix) {
@@ -692,7 +722,12 @@ impl Detectors {
             }
             let number = &m.as_str()[p.len() + 1..];
             let lower = p.as_str().to_ascii_lowercase();
+            let year_like =
+                number.len() == 4 && (number.starts_with("19") || number.starts_with("20"));
+            let one_case = p.as_str() == lower || p.as_str() == prefix;
             let key_like = number.len() >= 3
+                && !year_like
+                && one_case
                 && lower.chars().all(|c| c.is_ascii_alphabetic())
                 && !VERSIONED_NAMES.contains(&lower.as_str())
                 && !NOT_TICKET_WORDS.contains(&lower.as_str());
@@ -771,7 +806,10 @@ impl Detectors {
             let s = m.as_str();
             let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
             let letters = s.len() - digits;
-            if digits == 0 || letters == 0 {
+            // Hashes are written in one case; `0123456789abcdefABCDEF` is an alphabet.
+            let mixed_case = s.chars().any(|c| c.is_ascii_uppercase())
+                && s.chars().any(|c| c.is_ascii_lowercase());
+            if digits == 0 || letters == 0 || mixed_case {
                 continue;
             }
             if matches!(s.len(), 40 | 64) {
@@ -796,7 +834,15 @@ impl Detectors {
             }
             let prefixed = prev_char(text, m.start()).is_some_and(|c| c == ':' || c == '@');
             let context = self.commit_context.is_match(before(text, m.start(), 32));
-            let in_code = code.is_code(m.start()) && digits >= 2 && letters >= 2;
+            // In code, `ed25519-dalek` is a name, not a hash: skip tokens glued to a hyphen.
+            let rest = &text[m.end()..];
+            let hyphenated = prev_char(text, m.start()) == Some('-')
+                || rest.starts_with('-')
+                || rest.starts_with("::")
+                || rest.starts_with('(')
+                || rest.trim_start_matches(' ').starts_with('=')
+                || text[..m.start()].ends_with("::");
+            let in_code = code.is_code(m.start()) && digits >= 2 && letters >= 2 && !hyphenated;
             if prefixed || context || in_code {
                 push(
                     out,
@@ -824,7 +870,12 @@ impl Detectors {
                 continue;
             }
             let end = name.start() + name_str.len();
-            let dashed = name_str.contains(['-', '_']);
+            // In code, `#field_name` is a macro variable or a comment; channels there need a `-`.
+            let dashed = if code.is_code(m.start()) {
+                name_str.contains('-')
+            } else {
+                name_str.contains(['-', '_'])
+            };
             let context = !code.is_code(m.start())
                 && (self.channel_context.is_match(before(text, m.start(), 24))
                     || after(text, end, 12)
@@ -945,6 +996,17 @@ fn looks_random(s: &str) -> bool {
         acc
     });
     if counts[0] < 2 || counts[1] < 2 || counts[2] < 2 {
+        return false;
+    }
+    // `PKG_CONFIG_PATH_x86_64_unknown_linux_gnu`: separated words, not randomness.
+    let segments: Vec<&str> = s.split(['_', '-']).filter(|p| !p.is_empty()).collect();
+    let wordy = segments
+        .iter()
+        .filter(|p| {
+            p.chars().all(|c| c.is_ascii_alphabetic()) || p.chars().all(|c| c.is_ascii_digit())
+        })
+        .count();
+    if segments.len() >= 3 && wordy * 4 >= segments.len() * 3 {
         return false;
     }
     let switches = s

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What kind of identifier a finding is; each kind has its own placeholder so the public text
-/// stays readable ("the primary in [host] failed over").
+/// stays readable ("the primary in `[host]` failed over").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingKind {

@@ -4,7 +4,9 @@
 //! compact list or an internal suffix. The list deliberately leaves out country codes that are
 //! far more often file extensions, units or config-key tails than domains in incident text
 //! (`.ms` as in `session.timeout.ms`, `.md`, `.rs`, `.sh`, `.py`, `.pl`, `.cc`, `.so`, `.in`,
-//! `.id`, `.am`, `.pm`, `.zip`, `.mov`, `.name`, `.host`, `.store`, `.page`): a real host under
+//! `.id`, `.am`, `.pm`, `.zip`, `.mov`, `.name`, `.host`, `.store`, `.page`), or English words
+//! that end field accesses in code (`.is`, `.be`, `.my`, `.group`, `.software`, `.services`,
+//! `.run`, `.build`): a real host under
 //! one of those still shows up when it carries a URL scheme, a path, an email or a deny term.
 
 /// Public top-level domains common in incident reports (lower case).
@@ -29,39 +31,17 @@ pub(crate) const PUBLIC_TLDS: &[&str] = &[
     "cloud",
     "tech",
     "xyz",
-    "online",
-    "systems",
-    "network",
-    "services",
-    "digital",
-    "solutions",
-    "software",
-    "company",
-    "global",
-    "group",
-    "email",
-    "support",
-    "team",
-    "works",
-    "club",
-    "pro",
-    "mobi",
     "asia",
     "gg",
     "ly",
     "fm",
-    "ninja",
-    "tools",
-    "codes",
-    "run",
-    "build",
     "aws",
     "google",
     "azure",
     "microsoft",
     "amazon",
     "arpa",
-    // country codes that rarely collide with file extensions or units
+    // country codes that rarely collide with file extensions, units or code
     "us",
     "uk",
     "de",
@@ -84,7 +64,6 @@ pub(crate) const PUBLIC_TLDS: &[&str] = &[
     "kr",
     "nz",
     "ie",
-    "be",
     "at",
     "pt",
     "cz",
@@ -96,7 +75,6 @@ pub(crate) const PUBLIC_TLDS: &[&str] = &[
     "ar",
     "cl",
     "pe",
-    "is",
     "il",
     "tr",
     "gr",
@@ -112,7 +90,6 @@ pub(crate) const PUBLIC_TLDS: &[&str] = &[
     "ua",
     "vn",
     "th",
-    "my",
     "ph",
     "ng",
     "ke",
@@ -150,6 +127,52 @@ pub(crate) const NEUTRAL_DOMAINS: &[&str] = &[
     "kubernetes.io",
     "k8s.io",
 ];
+
+/// Public services that many companies use: named bare (no subdomain but `www.`, no path)
+/// they say nothing about the author ("pulls from crates.io timed out") and are kept. Any
+/// subdomain (`acme.github.io`) or path (`github.com/acme/infra`) is still scrubbed.
+pub(crate) const PUBLIC_SERVICE_DOMAINS: &[&str] = &[
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "crates.io",
+    "npmjs.com",
+    "pypi.org",
+    "rubygems.org",
+    "docker.io",
+    "docker.com",
+    "quay.io",
+    "golang.org",
+    "pkg.go.dev",
+    "maven.org",
+    "nuget.org",
+    "amazonaws.com",
+    "aws.amazon.com",
+    "cloud.google.com",
+    "azure.com",
+    "cloudflare.com",
+    "fastly.com",
+    "akamai.com",
+    "letsencrypt.org",
+    "stackoverflow.com",
+    "wikipedia.org",
+    "ietf.org",
+    "rfc-editor.org",
+    "w3.org",
+    "shields.io",
+    "slack.com",
+    "pagerduty.com",
+    "statuspage.io",
+    "datadoghq.com",
+];
+
+/// Whether `host` is exactly a public service domain (or its `www.`).
+pub(crate) fn is_public_service(host: &str) -> bool {
+    let lower = host.to_ascii_lowercase();
+    let bare = lower.trim_end_matches('.');
+    let bare = bare.strip_prefix("www.").unwrap_or(bare);
+    PUBLIC_SERVICE_DOMAINS.contains(&bare)
+}
 
 /// Top-level names reserved for documentation and testing (RFC 2606).
 pub(crate) const NEUTRAL_TLDS: &[&str] = &["example", "test", "invalid", "localhost"];
@@ -198,5 +221,9 @@ mod tests {
         assert!(is_neutral_host("db.test"));
         assert!(!is_neutral_host("example.com.evil.io"));
         assert!(!is_neutral_host("notexample.com"));
+        assert!(is_public_service("Crates.io"));
+        assert!(is_public_service("www.github.com"));
+        assert!(!is_public_service("acme.github.io"));
+        assert!(!is_public_service("api.github.com.acme.io"));
     }
 }
