@@ -111,7 +111,10 @@ fn ordinary_technical_text_survives() {
 Set session.timeout.ms and max.poll.interval.ms in config.yaml, read README.md and lib.rs \
 in us-east-1 and eu-west-2; took 45 min, 99.95% ok, x86-64, ISO 8601, CVE-2021-44228, \
 postgres-14, node-18, 0.0.0.0 and 127.0.0.1, netmask 255.255.240.0, e.g. a 3-hop path. \
-The decade-old cafe and a deadbeef value; fixed.It was ok. Call example.com/docs.";
+The decade-old cafe and a deadbeef value; fixed.It was ok. Call example.com/docs. \
+Code: `ed25519::Signature`, `m.at(0)`, `Self::f`, `f64::MAX`, `err.is::<Timeout>()`, \
+`#field_type`, `one_of(\"0123456789abcdefABCDEF\")`, PKG_CONFIG_PATH_x86_64_unknown_linux_gnu; \
+CESU-8 and X86-64 since rust-2018; pulls from crates.io and github.com timed out.";
     let s = scrubber().scrub(text);
     assert_eq!(s.text, text, "findings: {:?}", s.findings);
 }
