@@ -307,16 +307,22 @@ fn merge(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
         .collect()
 }
 
-/// Byte offset → 1-based line and column (in Unicode scalar values).
+/// Byte offset → 1-based line and column (in Unicode scalar values). Remembers the last
+/// position it counted to, so locating sorted findings on one long line stays linear.
 struct LineIndex {
     starts: Vec<usize>,
+    /// (line index, byte offset, column at that offset) of the previous lookup.
+    cursor: std::cell::Cell<(usize, usize, usize)>,
 }
 
 impl LineIndex {
     fn new(text: &str) -> LineIndex {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { starts }
+        LineIndex {
+            starts,
+            cursor: std::cell::Cell::new((0, 0, 1)),
+        }
     }
 
     fn finding(&self, text: &str, c: &Candidate) -> Finding {
@@ -325,9 +331,16 @@ impl LineIndex {
             .partition_point(|&s| s <= c.start)
             .saturating_sub(1);
         let line_start = self.starts.get(line_idx).copied().unwrap_or(0);
+        let (cursor_line, cursor_at, cursor_column) = self.cursor.get();
+        let column = if cursor_line == line_idx && cursor_at <= c.start && cursor_at >= line_start {
+            cursor_column + text[cursor_at..c.start].chars().count()
+        } else {
+            text[line_start..c.start].chars().count() + 1
+        };
+        self.cursor.set((line_idx, c.start, column));
         Finding {
             line: line_idx + 1,
-            column: text[line_start..c.start].chars().count() + 1,
+            column,
             offset: c.start,
             kind: c.kind,
             detector: c.detector,

@@ -137,6 +137,14 @@ fn findings_have_exact_lines_and_columns_in_the_original() {
         ]
     );
     assert_eq!(s.findings[1].offset, text.find("db1.foo").unwrap());
+
+    let same_line = scrubber().scrub("a 10.0.0.1 ñ 10.0.0.2\nñ 10.0.0.3");
+    let at: Vec<(usize, usize)> = same_line
+        .findings
+        .iter()
+        .map(|f| (f.line, f.column))
+        .collect();
+    assert_eq!(at, vec![(1, 3), (1, 14), (2, 3)]);
 }
 
 #[test]
