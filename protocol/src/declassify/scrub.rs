@@ -171,6 +171,8 @@ impl Scrubber {
         let mut kept = Vec::new();
         let mut fresh = self.candidates(text);
         let mut merged = Vec::new();
+        let mut seen: std::collections::BTreeSet<(usize, usize)> =
+            std::collections::BTreeSet::new();
         for _round in 0..MAX_ROUNDS {
             // Allowances are applied per detector match, before merging, so allowing a public
             // URL still reports an org name inside it.
@@ -195,6 +197,7 @@ impl Scrubber {
                     .iter()
                     .any(|(a, _)| a.start <= c.start && c.end <= a.end)
             });
+            seen.extend(fresh.iter().map(|c| (c.start, c.end)));
             kept.append(&mut fresh);
             merged = merge(kept.clone());
             if !converge {
@@ -205,7 +208,7 @@ impl Scrubber {
                 .candidates(&public)
                 .into_iter()
                 .map(|c| map_back(&merged, c))
-                .filter(|c| !kept.iter().any(|k| k.start == c.start && k.end == c.end))
+                .filter(|c| !seen.contains(&(c.start, c.end)))
                 .collect();
             if fresh.is_empty() {
                 break;
