@@ -317,7 +317,7 @@ impl Detectors {
                 r"(?i)\b(?:tickets?|jira|issues?|bugs?|incidents?|case|see|ref|tracked in|follow-?up|task|story|epic|postmortem|pm)\W{0,3}$",
             ),
             service_desk: re(r"(?i)\b(?:INC|CHG|PRB|RITM|REQ|SCTASK)\d{5,10}\b"),
-            hash_ticket: re(r"#\d{1,7}\b"),
+            hash_ticket: re(r"[#!]\d{1,7}\b"),
             repo_ticket: re(r"\b[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+#\d{1,7}\b"),
             hex: re(r"(?i)\b[0-9a-f]{7,128}\b"),
             commit_context: re(
@@ -763,9 +763,9 @@ impl Detectors {
             );
         }
         for m in self.hash_ticket.find_iter(text) {
-            if prev_char(text, m.start())
-                .is_some_and(|c| c.is_alphanumeric() || c == '&' || c == '#' || c == ']')
-            {
+            if prev_char(text, m.start()).is_some_and(|c| {
+                c.is_alphanumeric() || c == '&' || c == '#' || c == '!' || c == ']'
+            }) {
                 continue;
             }
             let digits = m.len() - 1;

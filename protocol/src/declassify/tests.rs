@@ -55,6 +55,10 @@ fn every_detector_kind_replaces_with_its_placeholder() {
         ("filed OPS-1234 and ops-1240", "filed [ticket] and [ticket]"),
         ("see issue #482 for more", "see issue [ticket] for more"),
         (
+            "fixed in merge request !4410.",
+            "fixed in merge request [ticket].",
+        ),
+        (
             "reverted commit 3f9a2c1d today",
             "reverted commit [commit] today",
         ),
