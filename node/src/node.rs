@@ -229,6 +229,22 @@ impl Node {
     }
 }
 
+impl Circle {
+    /// When this node last confirmed that its roster head is current (protocol.md §2,
+    /// freshness): the sequencer holds the head itself, so for it that is `now`; any other node
+    /// relies on a checkpoint or a live head comparison recorded in the store.
+    pub fn fresh_as_of(
+        &self,
+        me: &debrief_protocol::MemberId,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, NodeError> {
+        if self.roster.sequencer() == me {
+            return Ok(Some(now));
+        }
+        Ok(self.store.fresh_as_of(&self.roster.head_id())?)
+    }
+}
+
 /// The current time as a protocol timestamp.
 pub fn now() -> Timestamp {
     Timestamp::from_datetime(time::OffsetDateTime::now_utc())

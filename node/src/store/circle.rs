@@ -229,6 +229,36 @@ impl CircleStore {
         Ok((roster, fresh.len()))
     }
 
+    /// Records that the roster head `(seq, id)` was confirmed at `at` by `source` (a checkpoint
+    /// id or a peer's member id): the evidence that makes sharing possible (protocol.md §2,
+    /// roster freshness).
+    pub fn record_freshness(
+        &self,
+        source: &str,
+        head_seq: u64,
+        head_id: &EnvelopeId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO freshness (source, head_seq, head_id, checked_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (source) DO UPDATE SET head_seq = excluded.head_seq,
+                 head_id = excluded.head_id, checked_at = excluded.checked_at
+             WHERE excluded.checked_at >= freshness.checked_at",
+            params![source, head_seq as i64, head_id.to_hex(), at.unix()],
+        )?;
+        Ok(())
+    }
+
+    /// The latest time our current head `head_id` was confirmed by any source, if ever.
+    pub fn fresh_as_of(&self, head_id: &EnvelopeId) -> Result<Option<Timestamp>, StoreError> {
+        let at: Option<i64> = self.conn.query_row(
+            "SELECT max(checked_at) FROM freshness WHERE head_id = ?1",
+            [head_id.to_hex()],
+            |r| r.get(0),
+        )?;
+        Ok(at.map(Timestamp::from_unix))
+    }
+
     /// A value from the `meta` table.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
