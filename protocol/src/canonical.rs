@@ -159,7 +159,11 @@ mod tests {
             br#" {"a":1}"#,
             b"{\"a\":1}\n",
         ] {
-            assert!(check_canonical(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                check_canonical(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -120,7 +120,10 @@ pub enum EnvelopeError {
     #[error("malformed envelope: {0}")]
     Malformed(String),
     #[error("wrong payload type: expected {expected}, found {found:?}")]
-    WrongPayloadType { expected: PayloadType, found: String },
+    WrongPayloadType {
+        expected: PayloadType,
+        found: String,
+    },
     #[error("the envelope carries two signatures with key id {0}")]
     DuplicateSignature(KeyId),
     #[error("signature invalid (key id {0})")]
@@ -229,7 +232,12 @@ pub struct EnvelopeSignature {
 
 impl fmt::Debug for EnvelopeSignature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EnvelopeSignature({}, {})", self.keyid, base64_encode(&self.sig))
+        write!(
+            f,
+            "EnvelopeSignature({}, {})",
+            self.keyid,
+            base64_encode(&self.sig)
+        )
     }
 }
 
@@ -325,8 +333,8 @@ impl Envelope {
     /// Parses the JSON form. Only the envelope's shape is checked here; nothing is trusted until
     /// a verify function returns a [`Verified`].
     pub fn from_json(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
-        let raw: RawEnvelope = serde_json::from_slice(bytes)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        let raw: RawEnvelope =
+            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         Envelope::from_raw(raw)
     }
 
@@ -498,7 +506,9 @@ pub fn verify<T: DeserializeOwned>(
     expected: PayloadType,
     key: &PublicKey,
 ) -> Result<Verified<T>, EnvelopeError> {
-    let verified = verify_with(envelope, expected, |id| (*id == key.key_id()).then_some(*key))?;
+    let verified = verify_with(envelope, expected, |id| {
+        (*id == key.key_id()).then_some(*key)
+    })?;
     Ok(verified)
 }
 
@@ -602,18 +612,34 @@ mod tests {
         for t in PayloadType::ALL {
             assert_eq!(PayloadType::parse(&t.media_type()), Some(t));
         }
-        assert_eq!(PayloadType::parse("application/vnd.debrief.nope.v1+json"), None);
+        assert_eq!(
+            PayloadType::parse("application/vnd.debrief.nope.v1+json"),
+            None
+        );
     }
 
     #[test]
     fn sign_then_verify_and_json_round_trip() {
         let k = key(1);
-        let env = Envelope::sign(&Note { text: "hi".into(), n: 3 }, PayloadType::Feedback, &k)
-            .unwrap();
+        let env = Envelope::sign(
+            &Note {
+                text: "hi".into(),
+                n: 3,
+            },
+            PayloadType::Feedback,
+            &k,
+        )
+        .unwrap();
         let again = Envelope::from_json(&env.to_json()).unwrap();
         assert_eq!(again, env);
         let v: Verified<Note> = verify(&again, PayloadType::Feedback, &k.public_key()).unwrap();
-        assert_eq!(v.value(), &Note { text: "hi".into(), n: 3 });
+        assert_eq!(
+            v.value(),
+            &Note {
+                text: "hi".into(),
+                n: 3
+            }
+        );
         assert_eq!(v.id(), env.id());
         assert_eq!(v.signers(), &[k.public_key().key_id()]);
     }
@@ -621,17 +647,37 @@ mod tests {
     #[test]
     fn wrong_type_is_refused_before_crypto() {
         let k = key(1);
-        let env = Envelope::sign(&Note { text: "x".into(), n: 1 }, PayloadType::Vouch, &k).unwrap();
+        let env = Envelope::sign(
+            &Note {
+                text: "x".into(),
+                n: 1,
+            },
+            PayloadType::Vouch,
+            &k,
+        )
+        .unwrap();
         let err = verify::<Note>(&env, PayloadType::Feedback, &k.public_key()).unwrap_err();
-        assert!(matches!(err, EnvelopeError::WrongPayloadType { expected: PayloadType::Feedback, .. }));
+        assert!(matches!(
+            err,
+            EnvelopeError::WrongPayloadType {
+                expected: PayloadType::Feedback,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn threshold_counts_members_not_keys() {
         let (a, b, c) = (key(1), key(2), key(3));
-        let mut env =
-            Envelope::sign(&Note { text: "q".into(), n: 1 }, PayloadType::QuorumProposal, &a)
-                .unwrap();
+        let mut env = Envelope::sign(
+            &Note {
+                text: "q".into(),
+                n: 1,
+            },
+            PayloadType::QuorumProposal,
+            &a,
+        )
+        .unwrap();
         env.add_signature(&b).unwrap();
         env.add_signature(&c).unwrap();
         assert_eq!(

@@ -73,7 +73,11 @@ impl IdentityCard {
                 derived,
             });
         }
-        if self.enc_recipient.parse::<age::x25519::Recipient>().is_err() {
+        if self
+            .enc_recipient
+            .parse::<age::x25519::Recipient>()
+            .is_err()
+        {
             return Err(IdentityError::BadRecipient);
         }
         let name_ok = !self.org.trim().is_empty()
@@ -113,7 +117,9 @@ pub fn verify_card(envelope: &Envelope) -> Result<Verified<IdentityCard>, Identi
 
 /// Checks an endpoint URL: `https://host[:port][/]`, nothing else.
 pub fn check_endpoint(url: &str) -> Result<(), IdentityError> {
-    let rest = url.strip_prefix("https://").ok_or(IdentityError::BadEndpoint)?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or(IdentityError::BadEndpoint)?;
     let host_port = rest.strip_suffix('/').unwrap_or(rest);
     let ok = !host_port.is_empty()
         && host_port.len() <= 255
@@ -121,18 +127,48 @@ pub fn check_endpoint(url: &str) -> Result<(), IdentityError> {
         && host_port
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    if ok { Ok(()) } else { Err(IdentityError::BadEndpoint) }
+    if ok {
+        Ok(())
+    } else {
+        Err(IdentityError::BadEndpoint)
+    }
 }
 
 /// Normalises an organisation name for comparison: "ACME, Inc." and "Acme" are one company.
 pub fn normalise_org_name(name: &str) -> String {
     const SUFFIXES: &[&str] = &[
-        "inc", "incorporated", "llc", "ltd", "limited", "gmbh", "ag", "sa", "sas", "bv", "nv",
-        "plc", "corp", "corporation", "co", "company", "oy", "ab", "as", "srl", "spa", "pty",
+        "inc",
+        "incorporated",
+        "llc",
+        "ltd",
+        "limited",
+        "gmbh",
+        "ag",
+        "sa",
+        "sas",
+        "bv",
+        "nv",
+        "plc",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "oy",
+        "ab",
+        "as",
+        "srl",
+        "spa",
+        "pty",
     ];
     let lowered: String = name
         .chars()
-        .map(|c| if c.is_alphanumeric() { c.to_lowercase().next().unwrap_or(c) } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_lowercase().next().unwrap_or(c)
+            } else {
+                ' '
+            }
+        })
         .collect();
     let mut words: Vec<&str> = lowered.split_whitespace().collect();
     while words.len() > 1 && words.last().is_some_and(|w| SUFFIXES.contains(w)) {
@@ -178,7 +214,10 @@ mod tests {
         let key = SigningKey::from_bytes(&[5u8; 32]);
         let mut c = card(&key);
         c.member = SigningKey::from_bytes(&[6u8; 32]).public_key().member_id();
-        assert!(matches!(c.sign(&key), Err(IdentityError::MemberIdMismatch { .. })));
+        assert!(matches!(
+            c.sign(&key),
+            Err(IdentityError::MemberIdMismatch { .. })
+        ));
     }
 
     #[test]

@@ -219,7 +219,11 @@ mod tests {
         assert_eq!(id.as_str().parse::<MemberId>().unwrap(), id);
         assert_eq!(id.grouped().split(' ').count(), 9);
         assert!("db1ABC".parse::<MemberId>().is_err());
-        assert!(format!("db1{}", "a".repeat(31)).parse::<MemberId>().is_err());
+        assert!(
+            format!("db1{}", "a".repeat(31))
+                .parse::<MemberId>()
+                .is_err()
+        );
     }
 
     #[test]

@@ -127,6 +127,9 @@ mod tests {
         let err = "fintech".parse::<Industry>().unwrap_err();
         assert!(err.to_string().contains("finance"));
         assert_eq!("10000+".parse::<SizeBand>().unwrap(), SizeBand::Xl);
-        assert_eq!(serde_json::to_string(&Region::AsiaPacific).unwrap(), "\"asia-pacific\"");
+        assert_eq!(
+            serde_json::to_string(&Region::AsiaPacific).unwrap(),
+            "\"asia-pacific\""
+        );
     }
 }

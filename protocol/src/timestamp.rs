@@ -13,7 +13,9 @@ pub struct Timestamp(i64);
 
 /// A timestamp that was not in the one accepted form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid timestamp {0:?}: expected RFC 3339 UTC with whole seconds, like 2026-01-31T09:30:00Z")]
+#[error(
+    "invalid timestamp {0:?}: expected RFC 3339 UTC with whole seconds, like 2026-01-31T09:30:00Z"
+)]
 pub struct TimestampError(pub String);
 
 impl Timestamp {
@@ -87,7 +89,9 @@ impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.to_datetime() {
             Some(dt) if (0..=9999).contains(&dt.year()) => serializer.collect_str(self),
-            _ => Err(serde::ser::Error::custom("timestamp outside years 0000-9999")),
+            _ => Err(serde::ser::Error::custom(
+                "timestamp outside years 0000-9999",
+            )),
         }
     }
 }

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod report;
+
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
 #[derive(Debug, Parser)]
 #[command(name = "debrief", version, about, long_about = None)]
@@ -16,6 +18,8 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write, lint, show and export incident reports.
+    Report(report::ReportCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -33,5 +37,7 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Report(cmd) => report::run(cmd),
+    }
 }
