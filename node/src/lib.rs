@@ -4,3 +4,4 @@
 //! in-process.
 
 pub mod cli;
+pub mod store;
