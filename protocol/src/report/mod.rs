@@ -391,6 +391,41 @@ pub fn default_disclosure(path: &str) -> DisclosureClass {
     }
 }
 
+/// Every diagnostic code the parser and linter emit (stable; documented in docs/format.md).
+pub const LINT_CODES: &[&str] = &[
+    "not-utf8",
+    "front-matter-missing",
+    "front-matter-unclosed",
+    "toml-syntax",
+    "unknown-key",
+    "missing-field",
+    "wrong-type",
+    "unknown-value",
+    "invalid-value",
+    "field-not-allowed",
+    "empty-field",
+    "body-preamble",
+    "section-unknown",
+    "section-duplicate",
+    "section-order",
+    "section-missing",
+    "section-empty",
+    "timeline-order",
+    "id-sequence",
+    "duplicate-id",
+    "unknown-factor",
+    "action-addresses",
+    "factor-unaddressed",
+    "no-factors",
+    "no-actions",
+    "no-trigger",
+    "disclosure-path",
+    "severity-impact",
+    "significance-unsupported",
+    "significance-understated",
+    "significance-unverified",
+];
+
 /// Front-matter field paths that can carry a disclosure class (besides sections, factors, actions).
 pub const DISCLOSABLE_FIELDS: &[&str] = &[
     "id",
