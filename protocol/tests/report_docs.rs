@@ -13,7 +13,10 @@ fn docs() -> String {
 }
 
 fn missing_from(docs: &str, words: impl IntoIterator<Item = String>) -> Vec<String> {
-    words.into_iter().filter(|w| !docs.contains(&format!("`{w}`"))).collect()
+    words
+        .into_iter()
+        .filter(|w| !docs.contains(&format!("`{w}`")))
+        .collect()
 }
 
 fn spellings<T: Vocabulary>() -> Vec<String> {
@@ -55,7 +58,15 @@ fn every_vocabulary_term_is_documented() {
     words.extend(spellings::<Industry>());
     words.extend(["unknown", "n/a", "withheld"].map(str::to_owned));
     words.extend(LINT_CODES.iter().map(|s| (*s).to_owned()));
-    words.extend(SectionName::ALL.iter().map(|s| format!("## {}", s.heading())));
-    words.extend(SectionName::ALL.iter().map(|s| format!("sections.{}", s.slug())));
+    words.extend(
+        SectionName::ALL
+            .iter()
+            .map(|s| format!("## {}", s.heading())),
+    );
+    words.extend(
+        SectionName::ALL
+            .iter()
+            .map(|s| format!("sections.{}", s.slug())),
+    );
     assert_eq!(missing_from(&docs, words), Vec::<String>::new());
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use debrief_protocol::report::{self, LINT_CODES, Report};
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -30,10 +32,21 @@ fn valid_fixtures_lint_clean_and_round_trip() {
             book_reports += 1;
         }
         let rendered = parsed.render_markdown();
-        assert_eq!(report::parse(&rendered).unwrap(), parsed, "{}", file.display());
+        assert_eq!(
+            report::parse(&rendered).unwrap(),
+            parsed,
+            "{}",
+            file.display()
+        );
         let json = parsed.to_canonical_json().unwrap();
         assert_eq!(Report::from_canonical_json(&json).unwrap(), parsed);
-        assert_eq!(report::parse(&rendered).unwrap().to_canonical_json().unwrap(), json);
+        assert_eq!(
+            report::parse(&rendered)
+                .unwrap()
+                .to_canonical_json()
+                .unwrap(),
+            json
+        );
     }
     assert!(book_reports >= 1);
 }
@@ -47,15 +60,22 @@ fn invalid_fixtures_give_exactly_the_expected_diagnostics() {
         let expected_file = file.with_extension("expected");
         let expected = std::fs::read_to_string(&expected_file)
             .unwrap_or_else(|_| panic!("missing {}", expected_file.display()));
-        let expected: Vec<&str> =
-            expected.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+        let expected: Vec<&str> = expected
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
         let outcome = report::lint_bytes(&bytes);
         let got: Vec<String> = outcome.diagnostics.iter().map(|d| d.short()).collect();
         assert_eq!(got, expected, "{}", file.display());
         assert!(!expected.is_empty(), "{} expects nothing", file.display());
         for d in &outcome.diagnostics {
             assert!(LINT_CODES.contains(&d.code), "undocumented code {}", d.code);
-            assert!(d.help.as_deref().is_some_and(|h| !h.is_empty()), "{} has no help", d.code);
+            assert!(
+                d.help.as_deref().is_some_and(|h| !h.is_empty()),
+                "{} has no help",
+                d.code
+            );
         }
         // Whatever lint says, parse agrees: an error means no report.
         if let Ok(text) = std::str::from_utf8(&bytes) {

@@ -967,6 +967,8 @@ fn section_text(body: &str, ranges: &[Range<usize>]) -> String {
         out.push_str(&body[r.clone()]);
         pos = r.end;
     }
+    // Line endings are normalised so that the same text signs the same on every platform.
+    let out = out.replace("\r\n", "\n");
     let trimmed = out.trim_end();
     let start = trimmed.len() - trimmed.trim_start_matches(['\n', '\r']).len();
     trimmed[start..].to_owned()
