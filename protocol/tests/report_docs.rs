@@ -9,7 +9,7 @@ use debrief_protocol::report::{ACCEPTED_KEYS, DISCLOSABLE_FIELDS, LINT_CODES, Se
 
 fn docs() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/format.md");
-    std::fs::read_to_string(path).unwrap()
+    std::fs::read_to_string(path).expect("docs/format.md is readable")
 }
 
 fn missing_from(docs: &str, words: impl IntoIterator<Item = String>) -> Vec<String> {

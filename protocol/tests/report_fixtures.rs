@@ -10,8 +10,8 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
         .join("../tests/fixtures")
         .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
+        .expect("fixture directory exists")
+        .map(|e| e.expect("fixture directory is readable").path())
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
         .collect();
     files.sort();
