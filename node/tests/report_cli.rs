@@ -149,7 +149,8 @@ fn json_prints_canonical_bytes_and_show_renders_text() {
 
     let bad = fixtures().join("invalid");
     let out = debrief(&["report", "json", "toml-syntax.md"], &bad);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "lint errors exit 1");
+    assert_eq!(out.stdout, b"");
     assert!(
         text(&out.stderr).contains("toml-syntax.md:4:9: error[toml-syntax]"),
         "{}",

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use debrief_protocol::report::{self, Level, ReportKind};
 
@@ -72,12 +72,16 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<ExitCode> {
         ReportAction::New { kind, short, file } => new(kind.into(), short, &file),
         ReportAction::Lint { json, files } => lint(&files, json),
         ReportAction::Show { file } => {
-            let report = parse_file(&file)?;
+            let Some(report) = parse_file(&file)? else {
+                return Ok(ExitCode::from(1));
+            };
             print!("{}", report.render_text());
             Ok(ExitCode::SUCCESS)
         }
         ReportAction::Json { file } => {
-            let report = parse_file(&file)?;
+            let Some(report) = parse_file(&file)? else {
+                return Ok(ExitCode::from(1));
+            };
             let bytes = report
                 .to_canonical_json()
                 .context("cannot encode the report")?;
@@ -177,20 +181,23 @@ fn lint(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Reads and parses a report, failing with every located error if it does not lint clean of errors.
-fn parse_file(file: &Path) -> anyhow::Result<report::Report> {
+/// Reads and parses a report. A report with lint errors prints them to stderr and gives `None`
+/// (exit 1, like `lint`); an unreadable file is an `Err` (exit 2).
+fn parse_file(file: &Path) -> anyhow::Result<Option<report::Report>> {
     let outcome = report::lint_bytes(&read(file)?);
     match outcome.report {
-        Some(r) if !outcome.has_errors() => Ok(r),
+        Some(r) if !outcome.has_errors() => Ok(Some(r)),
         _ => {
             let name = file.display().to_string();
-            let lines: Vec<String> = outcome
+            for d in outcome
                 .diagnostics
                 .iter()
                 .filter(|d| d.level == Level::Error)
-                .map(|d| d.display_with(&name))
-                .collect();
-            bail!("{name} has errors; fix them first:\n{}", lines.join("\n"))
+            {
+                eprintln!("{}", d.display_with(&name));
+            }
+            eprintln!("{name} has errors; fix them first (`debrief report lint {name}`)");
+            Ok(None)
         }
     }
 }

@@ -510,6 +510,43 @@ impl Report {
             .unwrap_or_else(|| default_disclosure(path))
     }
 
+    /// Every free-text value with its field path, in document order: what search indexes and what
+    /// declassification scrubs (look up each path's class with [`Report::disclosure_of`]).
+    /// Services are listed under `services`; factor and action texts under `factors.F<n>` and
+    /// `actions.A<n>`, the paths that carry their disclosure class.
+    pub fn text_fields(&self) -> Vec<(String, &str)> {
+        let mut out: Vec<(String, &str)> = vec![("title".into(), self.title.as_str())];
+        if let Field::Known(services) = &self.services {
+            out.extend(services.iter().map(|s| ("services".to_owned(), s.as_str())));
+        }
+        if let Some(org) = &self.source_org {
+            out.push(("source_org".into(), org));
+        }
+        if let Some(url) = &self.source_url {
+            out.push(("source_url".into(), url));
+        }
+        let c = &self.customer_impact;
+        for (path, value) in [
+            ("customer_impact.who", &c.who),
+            ("customer_impact.saw", &c.saw),
+        ] {
+            if let Field::Known(text) = value {
+                out.push((path.into(), text));
+            }
+        }
+        for f in &self.factors {
+            out.push((format!("factors.{}", f.id), &f.description));
+        }
+        for a in &self.actions {
+            out.push((format!("actions.{}", a.id), &a.owner_role));
+            out.push((format!("actions.{}", a.id), &a.description));
+        }
+        for s in &self.sections {
+            out.push((format!("sections.{}", s.name.slug()), &s.text));
+        }
+        out
+    }
+
     /// Every disclosable path of this report with its effective class, in a stable order.
     pub fn disclosure_map(&self) -> Vec<(String, DisclosureClass)> {
         let mut paths: Vec<String> = DISCLOSABLE_FIELDS

@@ -143,8 +143,8 @@ vocab!(
     DisclosureClass, "disclosure class", {
         Public => "public": "published as written (after text scrubbing)",
         Generalise => "generalise": "published only in generalised form: dates to quarters, times to T+minutes, counts to orders of magnitude, names to industry and size",
-        Confidential => "confidential": "never published; readable by circle members who received the report",
-        Secret => "secret": "never published, and should not have been shared at all: a declassification blocks until it is removed",
+        Confidential => "confidential": "never published; readable by the circle members who received the report",
+        Secret => "secret": "never published and never copied into anything derived from the report (previews, snippets, exports); only recipients reading the report itself see it",
     }
 );
 

@@ -156,6 +156,34 @@ fn disclosure_classes_are_queryable_per_path() {
 }
 
 #[test]
+fn text_fields_list_every_free_text_with_its_path() {
+    let r = parse(MINIMAL).unwrap();
+    let fields = r.text_fields();
+    assert_eq!(
+        fields[0],
+        ("title".to_owned(), "Checkout failed after a config push")
+    );
+    assert_eq!(fields[1], ("services".to_owned(), "checkout-api"));
+    assert_eq!(
+        fields[2],
+        ("customer_impact.who".to_owned(), "shoppers in one region")
+    );
+    assert_eq!(
+        fields[3],
+        (
+            "factors.F1".to_owned(),
+            "A pool setting went everywhere at once."
+        )
+    );
+    assert_eq!(fields[4], ("actions.A1".to_owned(), "checkout team"));
+    assert_eq!(fields.len(), 6 + 8, "saw is n/a; eight sections");
+    assert_eq!(
+        fields[13],
+        ("sections.lessons".to_owned(), "Config is code.")
+    );
+}
+
+#[test]
 fn missing_value_markers_stay_distinct_in_json() {
     let r = parse(MINIMAL).unwrap();
     let json = String::from_utf8(r.to_canonical_json().unwrap()).unwrap();
