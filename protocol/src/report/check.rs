@@ -119,6 +119,7 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
+// format.md "Front matter fields" (id, title, services, book-report source fields).
 fn check_header(r: &Report, f: &mut Findings) {
     if !valid_id(&r.id) {
         f.error(
@@ -210,6 +211,7 @@ fn check_header(r: &Report, f: &mut Findings) {
     }
 }
 
+// format.md "[timeline]": started <= detected <= mitigated <= resolved.
 fn check_timeline(r: &Report, f: &mut Findings) {
     let t = &r.timeline;
     let order = [
@@ -236,6 +238,7 @@ fn check_timeline(r: &Report, f: &mut Findings) {
     }
 }
 
+// format.md "[customer_impact]" and "Severity".
 fn check_impact(r: &Report, f: &mut Findings) {
     let c = &r.customer_impact;
     if let Field::Known(m) = c.magnitude
@@ -310,6 +313,7 @@ fn check_ids<'a>(prefix: char, list: &str, ids: impl Iterator<Item = &'a str>, f
     }
 }
 
+// format.md "[[factors]]" and "[[actions]]": dense ids, references, coverage.
 fn check_factors_and_actions(r: &Report, f: &mut Findings) {
     check_ids('F', "factors", r.factors.iter().map(|x| x.id.as_str()), f);
     check_ids('A', "actions", r.actions.iter().map(|x| x.id.as_str()), f);
@@ -409,6 +413,7 @@ fn check_factors_and_actions(r: &Report, f: &mut Findings) {
     }
 }
 
+// format.md "Body sections": all present, once each, in the fixed order.
 fn check_sections(r: &Report, f: &mut Findings) {
     let mut seen = BTreeSet::new();
     let mut last: Option<SectionName> = None;
@@ -465,6 +470,7 @@ fn check_sections(r: &Report, f: &mut Findings) {
     }
 }
 
+// format.md "[disclosure]": only paths this report has.
 fn check_disclosure(r: &Report, f: &mut Findings) {
     let mut valid: Vec<String> = DISCLOSABLE_FIELDS
         .iter()
@@ -601,6 +607,8 @@ fn criteria(level: Significance) -> &'static str {
     }
 }
 
+// format.md "Significance": the stated level must lie between what the facts reach and what
+// they could reach.
 fn check_significance(r: &Report, f: &mut Findings) {
     let a = assess_significance(r);
     let stated = r.significance;
