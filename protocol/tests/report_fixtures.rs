@@ -55,6 +55,7 @@ fn valid_fixtures_lint_clean_and_round_trip() {
 fn invalid_fixtures_give_exactly_the_expected_diagnostics() {
     let files = fixtures("invalid");
     assert!(files.len() >= 15);
+    let mut seen_codes = std::collections::BTreeSet::new();
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         let expected_file = file.with_extension("expected");
@@ -70,6 +71,7 @@ fn invalid_fixtures_give_exactly_the_expected_diagnostics() {
         assert_eq!(got, expected, "{}", file.display());
         assert!(!expected.is_empty(), "{} expects nothing", file.display());
         for d in &outcome.diagnostics {
+            seen_codes.insert(d.code);
             assert!(LINT_CODES.contains(&d.code), "undocumented code {}", d.code);
             assert!(
                 d.help.as_deref().is_some_and(|h| !h.is_empty()),
@@ -82,4 +84,12 @@ fn invalid_fixtures_give_exactly_the_expected_diagnostics() {
             assert_eq!(report::parse(text).is_ok(), !outcome.has_errors());
         }
     }
+    let unexercised: Vec<&&str> = LINT_CODES
+        .iter()
+        .filter(|c| !seen_codes.contains(*c))
+        .collect();
+    assert!(
+        unexercised.is_empty(),
+        "no invalid fixture produces {unexercised:?}"
+    );
 }
