@@ -223,6 +223,19 @@ fn check_timeline(r: &Report, f: &mut Findings) {
     // Each known instant must not precede any earlier-named known instant.
     for (i, (name, value)) in order.iter().enumerate() {
         let Some(at) = value.known() else { continue };
+        // Canonical timestamps have four-digit years; an offset can push 0000-01-01 out of range.
+        if !at
+            .to_datetime()
+            .is_some_and(|d| (1900..=9999).contains(&d.year()))
+        {
+            f.error(
+                "invalid-value",
+                format!("timeline.{name}"),
+                format!("{name} ({at}) is outside the years 1900 to 9999"),
+                "check the date",
+            );
+            continue;
+        }
         if let Some((before, before_at)) = order[..i]
             .iter()
             .rev()

@@ -351,6 +351,20 @@ fn canonical_json_refuses_non_canonical_unknown_fields_and_invalid_reports() {
 }
 
 #[test]
+fn instants_outside_four_digit_years_are_refused() {
+    let src = MINIMAL.replace(
+        "started = 2026-03-04T09:15:00+01:00",
+        "started = 0000-01-01T00:30:00+01:00",
+    );
+    let d = lint(&src).diagnostics;
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].code, d[0].path.as_str(), d[0].line, d[0].column),
+        ("invalid-value", "timeline.started", 13, 11)
+    );
+}
+
+#[test]
 fn bad_input_gives_located_errors() {
     assert_eq!(
         codes(""),
