@@ -4,4 +4,7 @@
 //! in-process.
 
 pub mod cli;
+pub mod home;
+pub mod http;
 pub mod store;
+pub mod tls;

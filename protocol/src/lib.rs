@@ -15,7 +15,9 @@ pub mod membership;
 pub mod profile;
 pub mod report;
 pub mod roster;
+pub mod rotation;
 pub mod timestamp;
+pub mod wire;
 
 pub use envelope::{Envelope, EnvelopeError, PayloadType, PublicKey, Signer, Verified};
 pub use ids::{EnvelopeId, KeyId, MemberId, Sha256Digest};

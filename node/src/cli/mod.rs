@@ -1,16 +1,24 @@
 //! The `debrief` command line (clap derive). Each command group lives in its own module; this
 //! file only wires them together and turns errors into a clear message and an exit code.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub mod report;
+mod config;
+mod id;
+mod init;
+mod report;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
 #[derive(Debug, Parser)]
 #[command(name = "debrief", version, about, long_about = None)]
 pub struct Cli {
+    /// The node's home (config.toml, keystore, data). Default: the platform data directory,
+    /// e.g. ~/.local/share/debrief.
+    #[arg(long, global = true, env = "DEBRIEF_HOME", value_name = "PATH")]
+    pub home: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -18,6 +26,14 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a node home: configuration, keystore with a new identity, data directory.
+    Init(init::InitArgs),
+    /// Show, export or rotate this member's identity.
+    #[command(subcommand)]
+    Id(id::IdCommand),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Write, lint, show and export incident reports.
     Report(report::ReportCommand),
 }
@@ -38,6 +54,9 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Init(args) => init::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
+        Command::Id(cmd) => id::run(cli.home.as_deref(), cmd).map(|()| ExitCode::SUCCESS),
+        Command::Config(cmd) => config::run(cli.home.as_deref(), cmd),
         Command::Report(cmd) => report::run(cmd),
     }
 }

@@ -1,0 +1,168 @@
+//! `debrief id show | export | rotate`: this member's identity.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use debrief_protocol::identity::verify_card;
+
+use crate::home::{self, Home};
+
+/// `debrief id` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IdCommand {
+    /// Show the member id (grouped for reading aloud), key ids, TLS pin and organisation.
+    Show,
+    /// Write the signed identity card (envelope JSON) to FILE, to give to a circle maintainer.
+    Export {
+        /// Where to write the card.
+        file: PathBuf,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the signing key and the age identity, node-wide. Old age identities are kept
+    /// to open earlier bundles. Writes the signed key-rotation statement to
+    /// `<home>/rotations/N.json` for the circle commands to submit to every circle.
+    Rotate,
+}
+
+/// The current time as a signed-payload timestamp.
+pub(crate) fn now() -> debrief_protocol::Timestamp {
+    debrief_protocol::Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+}
+
+/// Runs a `debrief id` subcommand.
+pub fn run(home_arg: Option<&Path>, command: IdCommand) -> anyhow::Result<()> {
+    let home = Home::resolve(home_arg)?;
+    match command {
+        IdCommand::Show => show(&home),
+        IdCommand::Export { file, force } => export(&home, &file, force),
+        IdCommand::Rotate => rotate(&home),
+    }
+}
+
+fn show(home: &Home) -> anyhow::Result<()> {
+    let unlocked = home.unlock()?;
+    let id = &unlocked.identity;
+    let profile = id.profile();
+    println!("member id       {}", id.member_id().grouped());
+    println!("                ({})", id.member_id());
+    println!("organisation    {}", id.org());
+    println!(
+        "profile         industry {}, size {}, region {}",
+        profile.industry, profile.size_band, profile.region
+    );
+    println!("signing key id  {}", id.signing_key_id());
+    println!("first key id    {}", id.first_signing_key().key_id());
+    println!("age recipient   {}", id.enc_recipient());
+    println!("TLS pin         sha256:{}", id.tls_spki_pin());
+    println!(
+        "attribution id  {}",
+        debrief_protocol::Signer::public_key(id.attribution_signer()).key_id()
+    );
+    match &unlocked.config.server.public_endpoint {
+        Some(url) => println!("endpoint        {url}"),
+        None => println!("endpoint        (none: this node does not serve peers)"),
+    }
+    for retired in id.retired_signing_keys() {
+        println!(
+            "retired key id  {} (rotated {})",
+            retired.key.key_id(),
+            retired.retired_at
+        );
+    }
+    if let Some(conf_org) = &unlocked.config.node.org
+        && conf_org != id.org()
+    {
+        println!(
+            "note: `[node] org = {conf_org:?}` in config.toml differs from the signed name {:?}",
+            id.org()
+        );
+    }
+    Ok(())
+}
+
+fn export(home: &Home, file: &Path, force: bool) -> anyhow::Result<()> {
+    if !force && fs::symlink_metadata(file).is_ok() {
+        bail!("{} exists; pass --force to overwrite it", file.display());
+    }
+    let unlocked = home.unlock()?;
+    let endpoint = unlocked.config.server.public_endpoint.as_deref();
+    let envelope = unlocked.identity.signed_card(endpoint, now())?;
+    // Check what we hand out exactly as a receiver will.
+    verify_card(&envelope).context("the card we just signed does not verify")?;
+    let mut json = envelope.to_json();
+    json.push(b'\n');
+    fs::write(file, json).with_context(|| format!("cannot write {}", file.display()))?;
+    println!(
+        "Wrote the identity card of {} ({}) to {}",
+        unlocked.identity.org(),
+        unlocked.identity.member_id().grouped(),
+        file.display()
+    );
+    Ok(())
+}
+
+/// The next free statement number in `dir`: one more than the largest `N.json`.
+fn next_rotation_number(dir: &Path) -> anyhow::Result<u64> {
+    let mut max = 0;
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name();
+        let n = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".json"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(n) = n {
+            max = max.max(n);
+        }
+    }
+    Ok(max + 1)
+}
+
+fn rotate(home: &Home) -> anyhow::Result<()> {
+    let mut unlocked = home.unlock()?;
+    let dir = home.rotations_dir();
+    home::create_private_dir(&dir)?;
+    let n = next_rotation_number(&dir)?;
+    let old_key = unlocked.identity.signing_key_id();
+    let statement = unlocked.identity.rotate(&mut rand::rngs::OsRng, now())?;
+    let mut json = statement.to_json();
+    json.push(b'\n');
+
+    // Order matters: a statement for keys we failed to save would hand our circles keys we
+    // do not have, and saved keys without their statement would lock us out of them. So the
+    // statement is written aside first, the keystore is replaced, then the statement is
+    // renamed into place (and removed if the keystore could not be saved).
+    let pending = dir.join(format!(".pending-{n}.json"));
+    let final_path = dir.join(format!("{n}.json"));
+    fs::write(&pending, &json).with_context(|| format!("cannot write {}", pending.display()))?;
+    if let Err(err) = home.save(&unlocked) {
+        let _ = fs::remove_file(&pending);
+        return Err(err.into());
+    }
+    fs::rename(&pending, &final_path).with_context(|| {
+        format!(
+            "the keys were rotated, but the statement could not be moved into place; it is in {}",
+            pending.display()
+        )
+    })?;
+    println!("Rotated the signing key and the age identity.");
+    println!("  old signing key id  {old_key}");
+    println!(
+        "  new signing key id  {}",
+        unlocked.identity.signing_key_id()
+    );
+    println!(
+        "  new age recipient   {}",
+        unlocked.identity.enc_recipient()
+    );
+    println!("  statement           {}", final_path.display());
+    println!(
+        "Submit the statement to every circle you belong to; until then they encrypt to your old key,"
+    );
+    println!("which this node keeps so it can still open those bundles.");
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Serving an axum router over rustls (protocol.md §4.1), with graceful shutdown.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use rustls::ServerConfig;
+use tokio::task::JoinHandle;
+
+/// A server running in the background.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    handle: Handle<SocketAddr>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The address the listener is bound to (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://ip:port` for this server.
+    pub fn base_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Stops accepting connections and asks open ones to close once their requests in flight
+    /// have finished, allowing up to `grace`; returns at once (see [`RunningServer::wait`]).
+    pub fn begin_shutdown(&self, grace: Duration) {
+        self.handle.graceful_shutdown(Some(grace));
+    }
+
+    /// Waits until the server task has ended.
+    pub async fn wait(self) -> io::Result<()> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(io::Error::other(e)),
+        }
+    }
+
+    /// [`RunningServer::begin_shutdown`], then [`RunningServer::wait`].
+    pub async fn shutdown(self, grace: Duration) -> io::Result<()> {
+        self.begin_shutdown(grace);
+        self.wait().await
+    }
+}
+
+/// Binds `addr` (e.g. `127.0.0.1:0`) and serves `router` over TLS with `tls` in a background
+/// task. Must be called inside a tokio runtime.
+pub async fn serve_tls(
+    addr: SocketAddr,
+    tls: Arc<ServerConfig>,
+    router: Router,
+) -> io::Result<RunningServer> {
+    let listener = TcpListener::bind(addr)?;
+    serve_tls_on(listener, tls, router).await
+}
+
+/// Serves `router` over TLS on an already bound listener.
+pub async fn serve_tls_on(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    router: Router,
+) -> io::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let handle = Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
+        .handle(handle.clone());
+    let task = tokio::spawn(server.serve(router.into_make_service()));
+    Ok(RunningServer { addr, handle, task })
+}
