@@ -341,7 +341,7 @@ impl<'a> Ctx<'_, 'a> {
                     None if spellings.len() <= 8 => {
                         format!("write one of: {}", spellings.join(", "))
                     }
-                    None => format!("see docs/format.md for the list of {}s", T::WHAT),
+                    None => format!("see docs/format.md for every allowed {}", T::WHAT),
                 };
                 let span = self.span(v.span());
                 self.sink.error(
@@ -368,7 +368,21 @@ impl<'a> Ctx<'_, 'a> {
         {
             return Some(marker);
         }
-        inner(self, path, v).map(Field::Known)
+        let before = self.sink.diagnostics.len();
+        let value = inner(self, path, v);
+        // A misspelt marker ("unkown") is more likely than a misspelt value: say so.
+        if value.is_none()
+            && let DeValue::String(s) = v.get_ref()
+            && let Some(marker) = closest(s, [MARKER_UNKNOWN, MARKER_NA, MARKER_WITHHELD])
+            && let Some(last) = self
+                .sink
+                .diagnostics
+                .get_mut(before..)
+                .and_then(|d| d.last_mut())
+        {
+            last.help = Some(format!("did you mean `{marker}`?"));
+        }
+        value.map(Field::Known)
     }
 
     fn timestamp(&mut self, path: &str, v: &Value<'_>) -> Option<Timestamp> {

@@ -236,6 +236,21 @@ fn unknown_keys_suggest_the_closest_key() {
 }
 
 #[test]
+fn misspelt_markers_are_suggested() {
+    let src = MINIMAL.replace("industry = \"ecommerce\"", "industry = \"witheld\"");
+    let d = lint(&src).diagnostics;
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].message, "unknown industry `witheld`");
+    assert_eq!(d[0].help.as_deref(), Some("did you mean `withheld`?"));
+    let src = MINIMAL.replace("industry = \"ecommerce\"", "industry = \"banking\"");
+    let d = lint(&src).diagnostics;
+    assert_eq!(
+        d[0].help.as_deref(),
+        Some("see docs/format.md for every allowed industry")
+    );
+}
+
+#[test]
 fn significance_is_checked_against_the_facts() {
     let r = parse(MINIMAL).unwrap();
     let a = assess_significance(&r);
