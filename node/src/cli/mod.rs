@@ -10,6 +10,7 @@ mod circle;
 mod config;
 mod id;
 mod init;
+mod report;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
 #[derive(Debug, Parser)]
@@ -40,6 +41,8 @@ pub enum Command {
     /// Found, join and run a trust circle.
     #[command(subcommand)]
     Circle(circle::CircleCommand),
+    /// Write, lint, show and export incident reports.
+    Report(report::ReportCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -64,5 +67,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Circle(cmd) => {
             circle::run(cli.home.as_deref(), cli.circle.as_deref(), cmd).map(|()| ExitCode::SUCCESS)
         }
+        Command::Report(cmd) => report::run(cmd),
     }
 }
