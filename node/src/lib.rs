@@ -8,4 +8,5 @@ pub mod home;
 pub mod http;
 pub mod node;
 pub mod store;
+pub mod sync;
 pub mod tls;
