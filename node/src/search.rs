@@ -344,7 +344,10 @@ mod tests {
     #[test]
     fn user_text_becomes_a_safe_fts_query() {
         assert_eq!(fts_query("replica lag"), "\"replica\" \"lag\"");
-        assert_eq!(fts_query("change.config OR dns*"), "\"change.config\" OR \"dns\"*");
+        assert_eq!(
+            fts_query("change.config OR dns*"),
+            "\"change.config\" OR \"dns\"*"
+        );
         assert_eq!(fts_query("\"leap second\" x"), "\"leap second\" \"x\"");
         assert_eq!(fts_query("   "), "");
     }

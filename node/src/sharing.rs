@@ -30,7 +30,14 @@ use crate::store::bundles::quarantine_insert;
 use crate::store::circle::next_ingest_seq;
 
 /// Named points where `DEBRIEF_CRASH_POINT` aborts the process (crash tests).
-pub const CRASH_POINTS: &[&str] = &["accept-after-link", "accept-after-bundle", "retract-before-checkpoint"];
+pub const CRASH_POINTS: &[&str] = &[
+    "accept-after-link",
+    "accept-after-bundle",
+    "retract-before-checkpoint",
+];
+
+/// The stored signed parts of a bundle: link envelope, header envelope, ciphertext.
+type Parts = (Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// Aborts the process if `DEBRIEF_CRASH_POINT` names `point`. Inert unless the variable is set.
 fn crash_point(point: &str) {
@@ -283,7 +290,10 @@ fn insert_plaintext(
 
 /// What we know about a held target bundle (protocol.md §3.26), with the recipients of every
 /// bundle of its lineage.
-fn target_info(circle: &Circle, header_id: &EnvelopeId) -> Result<Option<TargetInfo>, SharingError> {
+fn target_info(
+    circle: &Circle,
+    header_id: &EnvelopeId,
+) -> Result<Option<TargetInfo>, SharingError> {
     let Some(h) = stored_header(circle, header_id)? else {
         return Ok(None);
     };
@@ -342,7 +352,14 @@ fn refresh_lineage(tx: &Transaction<'_>, bundle_id: &str) -> Result<(), SharingE
     )?;
     let rows: Vec<(String, i64, String, String, i64, String)> = stmt
         .query_map([bundle_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?
         .collect::<Result<_, _>>()?;
     drop(stmt);
@@ -400,8 +417,14 @@ fn refresh_lineage(tx: &Transaction<'_>, bundle_id: &str) -> Result<(), SharingE
         |r| r.get(0),
     )?;
     tx.execute("DELETE FROM search_index WHERE rowid = ?1", [rowid])?;
-    tx.execute("DELETE FROM report_factors WHERE bundle_id = ?1", [bundle_id])?;
-    tx.execute("DELETE FROM report_actions WHERE bundle_id = ?1", [bundle_id])?;
+    tx.execute(
+        "DELETE FROM report_factors WHERE bundle_id = ?1",
+        [bundle_id],
+    )?;
+    tx.execute(
+        "DELETE FROM report_actions WHERE bundle_id = ?1",
+        [bundle_id],
+    )?;
     if let Some((retraction_header, at, reason)) = retraction {
         // protocol.md §3.28: purge every version's body and every index row; keep the title and
         // the notice, marked.
@@ -428,7 +451,14 @@ fn refresh_lineage(tx: &Transaction<'_>, bundle_id: &str) -> Result<(), SharingE
     let factors: Vec<String> = report
         .factors
         .iter()
-        .map(|f| format!("{} {} {}", spell(&f.category), spell(&f.role), f.description))
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                spell(&f.category),
+                spell(&f.role),
+                f.description
+            )
+        })
         .collect();
     let actions: Vec<String> = report
         .actions
@@ -491,11 +521,13 @@ pub fn report_from_body(body: &str) -> Result<Report, SharingError> {
 /// page with purged text stays in the `-wal` file (docs/threat-model.md, "Plaintext at rest").
 pub fn checkpoint_truncate(circle: &Circle) -> Result<(), SharingError> {
     crash_point("retract-before-checkpoint");
-    let (busy, _, _): (i64, i64, i64) = circle.store.conn().query_row(
-        "PRAGMA wal_checkpoint(TRUNCATE)",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
+    let (busy, _, _): (i64, i64, i64) =
+        circle
+            .store
+            .conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
     if busy != 0 {
         return Err(SharingError::Refused(
             "the WAL checkpoint could not complete (another process holds the store open); \
@@ -559,7 +591,11 @@ pub fn quarantine_get(
     prefix: &str,
 ) -> Result<(QuarantineEntry, Vec<u8>), SharingError> {
     let all = quarantine_list(circle)?;
-    let entry = unique(all.into_iter().filter(|e| e.key.starts_with(prefix)), prefix, "quarantined object")?;
+    let entry = unique(
+        all.into_iter().filter(|e| e.key.starts_with(prefix)),
+        prefix,
+        "quarantined object",
+    )?;
     let bytes: Vec<u8> = circle.store.conn().query_row(
         "SELECT bytes FROM quarantine WHERE key = ?1",
         [&entry.key],
@@ -601,7 +637,8 @@ pub fn resolve_id(circle: &Circle, text: &str) -> Result<Resolved, SharingError>
     let like = format!("{p}%");
     let conn = circle.store.conn();
     let mut found: BTreeSet<String> = BTreeSet::new();
-    let mut stmt = conn.prepare("SELECT DISTINCT bundle_id FROM bundles WHERE bundle_id LIKE ?1")?;
+    let mut stmt =
+        conn.prepare("SELECT DISTINCT bundle_id FROM bundles WHERE bundle_id LIKE ?1")?;
     for r in stmt.query_map([&like], |r| r.get::<_, String>(0))? {
         found.insert(r?);
     }
@@ -623,7 +660,9 @@ pub fn resolve_id(circle: &Circle, text: &str) -> Result<Resolved, SharingError>
         .query_map([&like], |r| r.get::<_, String>(0))?
         .collect::<Result<_, _>>()?;
     match links.len() {
-        1 => Ok(Resolved::LinkOnly(links.into_iter().next().unwrap_or_default())),
+        1 => Ok(Resolved::LinkOnly(
+            links.into_iter().next().unwrap_or_default(),
+        )),
         0 => Err(SharingError::Refused(format!(
             "no bundle with id {text:?} is held in this circle (`debrief list` shows what is)"
         ))),
@@ -671,7 +710,9 @@ pub fn share(
     req: ShareRequest,
     now: Timestamp,
 ) -> Result<Shared, SharingError> {
-    let fresh = circle.fresh_as_of(me, now).map_err(|e| SharingError::Refused(e.to_string()))?;
+    let fresh = circle
+        .fresh_as_of(me, now)
+        .map_err(|e| SharingError::Refused(e.to_string()))?;
     let Some(fresh) = fresh else {
         return Err(SharingError::Refused(
             "this node has no evidence that its roster is current (no checkpoint or head \
@@ -694,12 +735,13 @@ pub fn share(
         .map(|p| p.parse::<EnvelopeId>())
         .transpose()
         .map_err(|e| StoreError::Invalid(format!("stored link id: {e}")))?;
-    let target = match req.target {
-        Some(t) => Some(target_info(circle, &t)?.ok_or_else(|| {
-            SharingError::Refused(format!("the target bundle {t} is not held"))
-        })?),
-        None => None,
-    };
+    let target =
+        match req.target {
+            Some(t) => Some(target_info(circle, &t)?.ok_or_else(|| {
+                SharingError::Refused(format!("the target bundle {t} is not held"))
+            })?),
+            None => None,
+        };
     let object = bundle::seal(SealRequest {
         roster: &circle.roster,
         roster_fresh_as_of: fresh,
@@ -796,7 +838,9 @@ pub fn latest_version(
         )
         .optional()?;
     let id = id.ok_or_else(|| {
-        SharingError::Refused(format!("bundle {bundle_id} is not a report this node holds"))
+        SharingError::Refused(format!(
+            "bundle {bundle_id} is not a report this node holds"
+        ))
     })?;
     let id: EnvelopeId = id
         .parse()
@@ -873,7 +917,9 @@ pub fn retract(
         )));
     }
     if retracted(circle, bundle_id)? {
-        return Err(SharingError::Refused(format!("{bundle_id} is already retracted")));
+        return Err(SharingError::Refused(format!(
+            "{bundle_id} is already retracted"
+        )));
     }
     let named = if h.tlp == Tlp::Red {
         let info = target_info(circle, &target)?
@@ -948,7 +994,9 @@ pub fn comment(
         Vec::new()
     };
     if !h.is_recipient(me) {
-        return Err(SharingError::Refused("you cannot comment on what you cannot read".into()));
+        return Err(SharingError::Refused(
+            "you cannot comment on what you cannot read".into(),
+        ));
     }
     share(
         circle,
@@ -969,7 +1017,10 @@ pub fn comment(
 
 fn named_of(h: &BundleHeader, me: &MemberId) -> Vec<MemberId> {
     if h.tlp == Tlp::Red {
-        h.recipient_members().into_iter().filter(|m| m != me).collect()
+        h.recipient_members()
+            .into_iter()
+            .filter(|m| m != me)
+            .collect()
     } else {
         Vec::new()
     }
@@ -1008,7 +1059,7 @@ pub fn reindex(
     identities: &[age::x25519::Identity],
     now: Timestamp,
 ) -> Result<usize, SharingError> {
-    let rows: Vec<(String, String, String, Vec<u8>, Vec<u8>, Vec<u8>)> = circle
+    let rows: Vec<(String, String, String, Parts)> = circle
         .store
         .conn()
         .prepare(
@@ -1017,7 +1068,12 @@ pub fn reindex(
              WHERE b.readable = 1 ORDER BY b.ingest_seq",
         )?
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                (r.get(3)?, r.get(4)?, r.get(5)?),
+            ))
         })?
         .collect::<Result<_, _>>()?;
     let retracted_lineages: BTreeSet<String> = circle
@@ -1027,7 +1083,7 @@ pub fn reindex(
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<Result<_, _>>()?;
     let mut opened = Vec::new();
-    for (header_id, bundle_id, kind, link, header, ct) in rows {
+    for (header_id, bundle_id, kind, (link, header, ct)) in rows {
         if retracted_lineages.contains(&bundle_id) && kind != "retraction" && kind != "comment" {
             continue;
         }
@@ -1059,8 +1115,13 @@ pub fn reindex(
     Ok(opened.len())
 }
 
-fn object_from_parts(link: &[u8], header: &[u8], ct: Vec<u8>) -> Result<BundleObject, SharingError> {
-    let bad = |e: debrief_protocol::EnvelopeError| StoreError::Invalid(format!("stored envelope: {e}"));
+fn object_from_parts(
+    link: &[u8],
+    header: &[u8],
+    ct: Vec<u8>,
+) -> Result<BundleObject, SharingError> {
+    let bad =
+        |e: debrief_protocol::EnvelopeError| StoreError::Invalid(format!("stored envelope: {e}"));
     Ok(BundleObject::new(
         Envelope::from_json(link).map_err(bad)?,
         Envelope::from_json(header).map_err(bad)?,
@@ -1071,8 +1132,11 @@ fn object_from_parts(link: &[u8], header: &[u8], ct: Vec<u8>) -> Result<BundleOb
 /// Bundle objects for export (JSON Lines, DESIGN §3), in ingest order so targets come before
 /// what acts on them. `lineages` limits the export to those bundle ids and every bundle that
 /// targets them (revisions, retractions, comments); empty means everything held.
-pub fn export_objects(circle: &Circle, lineages: &[String]) -> Result<Vec<BundleObject>, SharingError> {
-    let rows: Vec<(String, String, Option<String>, Vec<u8>, Vec<u8>, Vec<u8>)> = circle
+pub fn export_objects(
+    circle: &Circle,
+    lineages: &[String],
+) -> Result<Vec<BundleObject>, SharingError> {
+    let rows: Vec<(String, String, Option<String>, Parts)> = circle
         .store
         .conn()
         .prepare(
@@ -1080,15 +1144,20 @@ pub fn export_objects(circle: &Circle, lineages: &[String]) -> Result<Vec<Bundle
              FROM bundles b JOIN links l ON l.header_id = b.header_id ORDER BY b.ingest_seq",
         )?
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                (r.get(3)?, r.get(4)?, r.get(5)?),
+            ))
         })?
         .collect::<Result<_, _>>()?;
     let mut wanted: BTreeSet<String> = lineages.iter().cloned().collect();
     let mut out = Vec::new();
-    for (bundle_id, _kind, target, link, header, ct) in rows {
+    for (bundle_id, _kind, target, (link, header, ct)) in rows {
         if !lineages.is_empty() {
-            let hit = wanted.contains(&bundle_id)
-                || target.as_ref().is_some_and(|t| wanted.contains(t));
+            let hit =
+                wanted.contains(&bundle_id) || target.as_ref().is_some_and(|t| wanted.contains(t));
             if !hit {
                 continue;
             }
@@ -1104,8 +1173,15 @@ pub fn export_objects(circle: &Circle, lineages: &[String]) -> Result<Vec<Bundle
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum ImportLine {
-    Accepted { line: usize, accepted: Accepted },
-    Quarantined { line: usize, key: String, reason: String },
+    Accepted {
+        line: usize,
+        accepted: Accepted,
+    },
+    Quarantined {
+        line: usize,
+        key: String,
+        reason: String,
+    },
 }
 
 /// Imports a JSON Lines file of bundle objects: each line is accepted, recognised as held, or
@@ -1133,7 +1209,13 @@ pub fn import_objects(
             Err(SharingError::Store(e)) => return Err(SharingError::Store(e)),
             Err(e) => {
                 let reason = e.to_string();
-                let key = quarantine(circle, trimmed, &reason, &format!("{source}:{line_no}"), now)?;
+                let key = quarantine(
+                    circle,
+                    trimmed,
+                    &reason,
+                    &format!("{source}:{line_no}"),
+                    now,
+                )?;
                 out.push(ImportLine::Quarantined {
                     line: line_no,
                     key,
@@ -1155,7 +1237,11 @@ pub struct FeedEntry {
 
 /// Chain links stored after `cursor` (ingest seq), oldest first, at most `limit`. Every member
 /// may see every link (protocol.md §3).
-pub fn links_after(circle: &Circle, cursor: i64, limit: usize) -> Result<Vec<(i64, Envelope)>, SharingError> {
+pub fn links_after(
+    circle: &Circle,
+    cursor: i64,
+    limit: usize,
+) -> Result<Vec<(i64, Envelope)>, SharingError> {
     let rows: Vec<(i64, Vec<u8>)> = circle
         .store
         .conn()
@@ -1188,7 +1274,9 @@ pub fn feed_after(
     )?;
     loop {
         let rows: Vec<(i64, String, String, String, Vec<u8>)> = stmt
-            .query_map([next], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .query_map([next], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
             .collect::<Result<_, _>>()?;
         if rows.is_empty() {
             return Ok((out, next));
@@ -1202,7 +1290,8 @@ pub fn feed_after(
             out.push(FeedEntry {
                 ingest_seq: seq,
                 object: id.parse().map_err(|e| bad(format!("stored id: {e}")))?,
-                header: Envelope::from_json(&header).map_err(|e| bad(format!("stored header: {e}")))?,
+                header: Envelope::from_json(&header)
+                    .map_err(|e| bad(format!("stored header: {e}")))?,
             });
             if out.len() >= limit {
                 return Ok((out, next));
@@ -1226,17 +1315,17 @@ pub fn bundle_object(
     object: &EnvelopeId,
     viewer: &MemberId,
 ) -> Result<Option<BundleObject>, SharingError> {
-    let row: Option<(String, String, Vec<u8>, Vec<u8>, Vec<u8>)> = circle
+    let row: Option<(String, String, Parts)> = circle
         .store
         .conn()
         .query_row(
             "SELECT b.tlp, b.recipients, l.envelope, b.header, b.ciphertext
              FROM bundles b JOIN links l ON l.header_id = b.header_id WHERE b.header_id = ?1",
             [object.to_hex()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, (r.get(2)?, r.get(3)?, r.get(4)?))),
         )
         .optional()?;
-    let Some((tlp, recipients, link, header, ct)) = row else {
+    let Some((tlp, recipients, (link, header, ct))) = row else {
         return Ok(None);
     };
     if !visible(viewer, &tlp, &recipients)? {

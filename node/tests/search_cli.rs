@@ -39,7 +39,10 @@ fn search_ranks_filters_and_follows_revisions_and_retractions_on_three_homes() {
         a,
         DB,
         "db.md",
-        &[("title = \"Primary database", "title = \"Quokka: primary database")],
+        &[(
+            "title = \"Primary database",
+            "title = \"Quokka: primary database",
+        )],
     );
     let w = shared_id(&a.json(&["share", &waf, "--json"]));
     let d = shared_id(&a.json(&["share", &db, "--json"]));
@@ -51,9 +54,15 @@ fn search_ranks_filters_and_follows_revisions_and_retractions_on_three_homes() {
     // Ranking: the title match comes first; snippets are highlighted.
     let hits = b.json(&["search", "quokka", "--json"]);
     assert_eq!(ids(&hits), vec![d.clone(), w.clone()]);
-    assert!(hits[1]["snippet"].as_str().unwrap().contains("[quokka]"), "{hits}");
+    assert!(
+        hits[1]["snippet"].as_str().unwrap().contains("[quokka]"),
+        "{hits}"
+    );
     // A word from the body; factor category; pattern; other filters.
-    assert_eq!(ids(&b.json(&["search", "backtracked", "--json"])), vec![w.clone()]);
+    assert_eq!(
+        ids(&b.json(&["search", "backtracked", "--json"])),
+        vec![w.clone()]
+    );
     assert_eq!(
         ids(&b.json(&["search", "--category", "change.config", "--json"])),
         vec![w.clone()]
@@ -66,8 +75,14 @@ fn search_ranks_filters_and_follows_revisions_and_retractions_on_three_homes() {
         ids(&b.json(&["list", "--tlp", "green", "--author", "acme", "--json"])),
         vec![d.clone()]
     );
-    assert_eq!(ids(&b.json(&["list", "--since", "2018-01-01", "--json"])), vec![w.clone()]);
-    assert_eq!(ids(&b.json(&["search", "--category", "change.", "--json"])).len(), 2);
+    assert_eq!(
+        ids(&b.json(&["list", "--since", "2018-01-01", "--json"])),
+        vec![w.clone()]
+    );
+    assert_eq!(
+        ids(&b.json(&["search", "--category", "change.", "--json"])).len(),
+        2
+    );
 
     // Actions across reports; stats.
     let open = b.json(&["actions", "--status", "open", "--json"]);
@@ -75,7 +90,12 @@ fn search_ranks_filters_and_follows_revisions_and_retractions_on_three_homes() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|x| (x["pattern"].as_str().unwrap().into(), x["status"].as_str().unwrap().into()))
+        .map(|x| {
+            (
+                x["pattern"].as_str().unwrap().into(),
+                x["status"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -94,7 +114,10 @@ fn search_ranks_filters_and_follows_revisions_and_retractions_on_three_homes() {
         "waf2.md",
         &[
             ("single sign-on", "single sign-on (the quokka cluster)"),
-            ("title = \"Global edge outage", "title = \"Worldwide edge outage"),
+            (
+                "title = \"Global edge outage",
+                "title = \"Worldwide edge outage",
+            ),
             ("status = \"in-progress\"", "status = \"done\""),
         ],
     );
@@ -121,23 +144,46 @@ fn search_ranks_filters_and_follows_revisions_and_retractions_on_three_homes() {
     // Only the author may revise or retract.
     let bad = b.run(&["revise", &w, &waf2]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("only the author of a report may revise it"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("only the author of a report may revise it"),
+        "{}",
+        stderr(&bad)
+    );
     let bad = c.run(&["retract", &d, "--reason", "mine now"]);
-    assert!(stderr(&bad).contains("only the author of a report may retract it"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("only the author of a report may retract it"),
+        "{}",
+        stderr(&bad)
+    );
 
     // A retraction hides the report on all three homes.
-    a.ok(&["retract", &d, "--reason", "Too specific; will reshare generalised."]);
+    a.ok(&[
+        "retract",
+        &d,
+        "--reason",
+        "Too specific; will reshare generalised.",
+    ]);
     let file3 = a.path("3.jsonl");
     a.ok(&["export", &d, "--out", &file3]);
     for h in [a, b, c] {
         if h.org != "Acme" {
             h.ok(&["import", &file3]);
         }
-        assert_eq!(ids(&h.json(&["search", "quokka", "--json"])), vec![w.clone()]);
+        assert_eq!(
+            ids(&h.json(&["search", "quokka", "--json"])),
+            vec![w.clone()]
+        );
         assert_eq!(ids(&h.json(&["list", "--json"])), vec![w.clone()]);
         let all = h.json(&["list", "--include-retracted", "--json"]);
         assert_eq!(all.as_array().unwrap().len(), 2);
-        assert_eq!(all.as_array().unwrap().iter().filter(|x| x["retracted"] == true).count(), 1);
+        assert_eq!(
+            all.as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["retracted"] == true)
+                .count(),
+            1
+        );
         assert_eq!(h.json(&["stats", "--json"])["reports"], 1);
     }
 }
@@ -158,7 +204,11 @@ fn a_retraction_forged_by_a_non_author_is_quarantined() {
     let circle = node.circle(None, t).unwrap();
     let header: String = rusqlite::Connection::open(b.store_path())
         .unwrap()
-        .query_row("SELECT header_id FROM bundles WHERE bundle_id = ?1", [&w], |r| r.get(0))
+        .query_row(
+            "SELECT header_id FROM bundles WHERE bundle_id = ?1",
+            [&w],
+            |r| r.get(0),
+        )
         .unwrap();
     let me = node.identity().member_id();
     let lie = TargetInfo {
@@ -194,7 +244,10 @@ fn a_retraction_forged_by_a_non_author_is_quarantined() {
     fs::write(&forged_file, [forged.as_bytes(), b"\n"].concat()).unwrap();
     let out = a.ok(&["import", &forged_file]);
     assert!(out.contains("1 quarantined"), "{out}");
-    assert!(out.contains("the target is not the bundle this one names (author)"), "{out}");
+    assert!(
+        out.contains("the target is not the bundle this one names (author)"),
+        "{out}"
+    );
     assert_eq!(ids(&a.json(&["list", "--json"])), vec![w.clone()]);
     // Bravo, holding the same target, refuses it too (its own import path is the same check).
     let out = b.ok(&["import", &forged_file]);
@@ -212,7 +265,12 @@ fn a_comment_thread_round_trips_between_homes() {
     b.ok(&["import", &f1]);
     c.ok(&["import", &f1]);
 
-    let q = b.json(&["comment", &w[..8], "How long did the global rule switch take?", "--json"]);
+    let q = b.json(&[
+        "comment",
+        &w[..8],
+        "How long did the global rule switch take?",
+        "--json",
+    ]);
     assert_eq!(q["kind"], "comment");
     let q_id = shared_id(&q);
     let f2 = b.path("2.jsonl");
@@ -227,8 +285,12 @@ fn a_comment_thread_round_trips_between_homes() {
         h.ok(&["import", &f3]);
         let out = h.ok(&["read", &w]);
         assert!(out.contains("Comments:"), "{out}");
-        let qpos = out.find("How long did the global rule switch take?").unwrap();
-        let apos = out.find("About 20 minutes, mostly getting access.").unwrap();
+        let qpos = out
+            .find("How long did the global rule switch take?")
+            .unwrap();
+        let apos = out
+            .find("About 20 minutes, mostly getting access.")
+            .unwrap();
         assert!(qpos < apos, "{out}");
         assert!(out.contains(&format!("  [{}] Bravo", &q_id[..12])), "{out}");
         let v = h.json(&["read", &w, "--json"]);

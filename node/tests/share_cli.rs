@@ -50,7 +50,10 @@ fn circle_wide_and_red_shares_reach_the_right_members_and_tampering_is_quarantin
         .map(|p| p[1].as_str().unwrap())
         .collect();
     assert_eq!(orgs.len(), 2);
-    assert!(orgs.contains(&"Acme") && orgs.contains(&"Bravo"), "{orgs:?}");
+    assert!(
+        orgs.contains(&"Acme") && orgs.contains(&"Bravo"),
+        "{orgs:?}"
+    );
 
     let file = a.path("all.jsonl");
     a.ok(&["export", "--out", &file]);
@@ -65,7 +68,10 @@ fn circle_wide_and_red_shares_reach_the_right_members_and_tampering_is_quarantin
     let tampered = a.path("tampered.jsonl");
     fs::write(&tampered, [bytes, b"\n".to_vec()].concat()).unwrap();
     let out = c.ok(&["import", &tampered]);
-    assert!(out.contains("0 accepted, 0 already held, 1 quarantined"), "{out}");
+    assert!(
+        out.contains("0 accepted, 0 already held, 1 quarantined"),
+        "{out}"
+    );
     assert!(
         out.contains("ciphertext does not match the length and SHA-256 in the header"),
         "{out}"
@@ -80,9 +86,15 @@ fn circle_wide_and_red_shares_reach_the_right_members_and_tampering_is_quarantin
     // The genuine file is accepted afterwards.
     for h in [b, c] {
         let out = h.ok(&["import", &file]);
-        assert!(out.contains("2 accepted, 0 already held, 0 quarantined"), "{out}");
+        assert!(
+            out.contains("2 accepted, 0 already held, 0 quarantined"),
+            "{out}"
+        );
     }
-    assert!(c.ok(&["import", &file]).contains("0 accepted, 2 already held"));
+    assert!(
+        c.ok(&["import", &file])
+            .contains("0 accepted, 2 already held")
+    );
 
     // Both others read the circle-wide report, by a unique prefix.
     for h in [b, c] {
@@ -100,7 +112,10 @@ fn circle_wide_and_red_shares_reach_the_right_members_and_tampering_is_quarantin
     let out = c.run(&["read", &red_object[..12]]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("TLP RED and was not shared with you"), "{text}");
+    assert!(
+        text.contains("TLP RED and was not shared with you"),
+        "{text}"
+    );
     assert!(text.contains("chain link: author Acme"), "{text}");
     assert_eq!(c.count("SELECT count(*) FROM links"), 2);
     assert_eq!(c.count("SELECT count(*) FROM bundles"), 1);
@@ -128,7 +143,10 @@ fn importing_the_same_file_twice_changes_nothing() {
     };
     let before = state(b);
     let out = b.ok(&["import", &file]);
-    assert!(out.contains("0 accepted, 1 already held, 0 quarantined"), "{out}");
+    assert!(
+        out.contains("0 accepted, 1 already held, 0 quarantined"),
+        "{out}"
+    );
     assert_eq!(state(b), before);
 }
 
@@ -141,7 +159,10 @@ fn a_crash_inside_accept_bundle_leaves_no_partial_bundle() {
     a.ok(&["export", "--out", &file]);
     for point in ["accept-after-link", "accept-after-bundle"] {
         let out = b.run_env(&["import", &file], &[("DEBRIEF_CRASH_POINT", point)]);
-        assert!(!out.status.success(), "the injected crash must kill the process");
+        assert!(
+            !out.status.success(),
+            "the injected crash must kill the process"
+        );
         assert!(stderr(&out).contains(point), "{}", stderr(&out));
         assert_eq!(b.count("SELECT count(*) FROM links"), 0);
         assert_eq!(b.count("SELECT count(*) FROM bundles"), 0);
@@ -162,7 +183,10 @@ fn retraction_purges_the_body_everywhere_and_reindex_does_not_restore_it() {
         a,
         WAF,
         "waf.md",
-        &[("single sign-on", &format!("single sign-on ({WORD} cluster)"))],
+        &[(
+            "single sign-on",
+            &format!("single sign-on ({WORD} cluster)"),
+        )],
     );
     let keep = fixture(a, DB, "db.md", &[]);
     let s1 = shared_id(&a.json(&["share", &secret, "--json"]));
@@ -171,9 +195,17 @@ fn retraction_purges_the_body_everywhere_and_reindex_does_not_restore_it() {
     a.ok(&["export", "--out", &file]);
     b.ok(&["import", &file]);
     assert!(b.ok(&["search", WORD]).contains(&s1[..12]));
-    assert!(!contains(&b.store_files(), WORD).is_empty(), "the word is stored before");
+    assert!(
+        !contains(&b.store_files(), WORD).is_empty(),
+        "the word is stored before"
+    );
 
-    let out = a.ok(&["retract", &s1[..8], "--reason", "Shared with the wrong circle."]);
+    let out = a.ok(&[
+        "retract",
+        &s1[..8],
+        "--reason",
+        "Shared with the wrong circle.",
+    ]);
     assert!(out.contains("Retracted"), "{out}");
     let file2 = a.path("retraction.jsonl");
     a.ok(&["export", "--out", &file2]);
@@ -181,7 +213,10 @@ fn retraction_purges_the_body_everywhere_and_reindex_does_not_restore_it() {
     assert!(out.contains("1 accepted, 2 already held"), "{out}");
 
     for h in [a, b] {
-        assert_eq!(contains(&h.store_files(), WORD), Vec::<std::path::PathBuf>::new());
+        assert_eq!(
+            contains(&h.store_files(), WORD),
+            Vec::<std::path::PathBuf>::new()
+        );
         let list = h.json(&["list", "--json"]);
         assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
         assert_eq!(list[0]["bundle"], s2.as_str());
@@ -203,6 +238,9 @@ fn retraction_purges_the_body_everywhere_and_reindex_does_not_restore_it() {
     assert!(out.contains("Reindexed"), "{out}");
     assert!(b.ok(&["read", &s2]).contains("database"));
     assert!(b.ok(&["read", &s1]).contains("RETRACTED"));
-    assert_eq!(contains(&b.store_files(), WORD), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        contains(&b.store_files(), WORD),
+        Vec::<std::path::PathBuf>::new()
+    );
     assert!(b.ok(&["search", WORD]).contains("(no reports)"));
 }

@@ -201,7 +201,11 @@ pub fn run(
         ShareCommand::Search { query, filters } => list(&circle, query.as_deref(), &filters),
         ShareCommand::Read { id, history, json } => read(&circle, &me, &id, history, json),
         ShareCommand::Quarantine(q) => quarantine(&circle, q),
-        ShareCommand::Export { ids: wanted, out, force } => export(&circle, &wanted, &out, force),
+        ShareCommand::Export {
+            ids: wanted,
+            out,
+            force,
+        } => export(&circle, &wanted, &out, force),
         ShareCommand::Import { file, json } => import(&mut circle, &me, &ids, &file, json),
         ShareCommand::Reindex => {
             let n = sharing::reindex(&mut circle, &me, &ids, t)?;
@@ -313,7 +317,9 @@ fn share(node: &Node, circle: &mut Circle, a: ShareArgs) -> anyhow::Result<ExitC
         }
     };
     if tlp == Tlp::Clear {
-        bail!("TLP CLEAR is for the public archive; inside a circle use GREEN, AMBER, AMBER+STRICT or RED");
+        bail!(
+            "TLP CLEAR is for the public archive; inside a circle use GREEN, AMBER, AMBER+STRICT or RED"
+        );
     }
     if tlp != Tlp::Red && !a.to.is_empty() {
         bail!("--to names recipients, which only TLP RED has; {tlp} goes to every member");
@@ -321,11 +327,10 @@ fn share(node: &Node, circle: &mut Circle, a: ShareArgs) -> anyhow::Result<ExitC
     if tlp == Tlp::Red && a.to.is_empty() {
         bail!("TLP RED goes to named members only: add --to MEMBER");
     }
-    let named = a
-        .to
-        .iter()
-        .map(|m| find_member(circle, m))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let named =
+        a.to.iter()
+            .map(|m| find_member(circle, m))
+            .collect::<anyhow::Result<Vec<_>>>()?;
     let me = node.identity().member_id();
     let body = sharing::report_body(&report)?;
     let s = sharing::share(
@@ -351,7 +356,10 @@ fn print_shared(s: &Shared, json: bool, verb: &str) -> anyhow::Result<ExitCode> 
         println!("{}", serde_json::to_string_pretty(s)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{verb} bundle {} (version {}, {}, TLP {})", s.bundle, s.version, s.kind, s.tlp);
+    println!(
+        "{verb} bundle {} (version {}, {}, TLP {})",
+        s.bundle, s.version, s.kind, s.tlp
+    );
     println!("  object: {}", s.object);
     println!("  recipients:");
     for (id, org) in &s.recipients {
@@ -455,11 +463,19 @@ fn thread(
             "SELECT header_id, bundle_id, author, created_at FROM bundles
              WHERE kind = 'comment' AND target_bundle = ?1 ORDER BY created_at, header_id",
         )?
-        .query_map([target_bundle], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([target_bundle], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<Result<_, _>>()?;
     for (header, bundle, author, at) in rows {
         let text = sharing::text_body(circle, &header)?;
-        out.push((depth, bundle.clone(), org_of(circle, &author), date_of(at), text));
+        out.push((
+            depth,
+            bundle.clone(),
+            org_of(circle, &author),
+            date_of(at),
+            text,
+        ));
         thread(circle, &bundle, depth + 1, out)?;
     }
     Ok(())
@@ -484,7 +500,10 @@ fn read(
                 "Bundle object {h} is TLP RED and was not shared with you ({me}): only its chain \
                  link is held."
             );
-            println!("  chain link: author {} ({author}), seq {seq}", org_of(circle, &author));
+            println!(
+                "  chain link: author {} ({author}), seq {seq}",
+                org_of(circle, &author)
+            );
             println!("  Its content cannot be read on this node.");
             return Ok(ExitCode::from(1));
         }
@@ -550,7 +569,12 @@ fn read(
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "==== TLP:{} ====", header.tlp)?;
-    writeln!(out, "Bundle {bundle}, version {} of {}", latest.version, vs.len())?;
+    writeln!(
+        out,
+        "Bundle {bundle}, version {} of {}",
+        latest.version,
+        vs.len()
+    )?;
     writeln!(out, "Author: {org} ({})", header.author)?;
     writeln!(
         out,
@@ -559,13 +583,23 @@ fn read(
     )?;
     writeln!(out, "Versions:")?;
     for v in &vs {
-        writeln!(out, "  v{}  {}  object {}", v.version, date_of(v.created_at), v.header_id)?;
+        writeln!(
+            out,
+            "  v{}  {}  object {}",
+            v.version,
+            date_of(v.created_at),
+            v.header_id
+        )?;
     }
     if let Some(at) = retracted_at {
         writeln!(out)?;
         writeln!(out, "RETRACTED by its author on {}", date_of(at))?;
         writeln!(out, "Title: {}", title.unwrap_or_default())?;
-        writeln!(out, "Notice: {}", reason.unwrap_or_else(|| "(not readable)".into()))?;
+        writeln!(
+            out,
+            "Notice: {}",
+            reason.unwrap_or_else(|| "(not readable)".into())
+        )?;
         writeln!(out, "The report's body was purged from this node.")?;
     } else if let Some(r) = &report {
         writeln!(out)?;
@@ -577,7 +611,11 @@ fn read(
             let new = sharing::report_of(circle, &pair[1].header_id)?;
             if let (Some(a), Some(b)) = (old, new) {
                 writeln!(out)?;
-                writeln!(out, "---- changes from v{} to v{} ----", pair[0].version, pair[1].version)?;
+                writeln!(
+                    out,
+                    "---- changes from v{} to v{} ----",
+                    pair[0].version, pair[1].version
+                )?;
                 let (ta, tb) = (a.render_markdown(), b.render_markdown());
                 let diff = similar::TextDiff::from_lines(&ta, &tb);
                 for change in diff.iter_all_changes() {
@@ -615,7 +653,14 @@ fn quarantine(circle: &Circle, q: QuarantineCommand) -> anyhow::Result<ExitCode>
                 println!("(quarantine is empty)");
             } else {
                 for e in &all {
-                    println!("{}  {}  {} bytes  x{}  from {}", &e.key[..16], e.last_seen, e.size, e.times, e.source);
+                    println!(
+                        "{}  {}  {} bytes  x{}  from {}",
+                        &e.key[..16],
+                        e.last_seen,
+                        e.size,
+                        e.times,
+                        e.source
+                    );
                     println!("    {}", e.reason);
                 }
             }
@@ -627,16 +672,26 @@ fn quarantine(circle: &Circle, q: QuarantineCommand) -> anyhow::Result<ExitCode>
                 .ok()
                 .and_then(|o| o.header().unverified_payload::<serde_json::Value>().ok());
             if json {
-                println!("{}", serde_json::to_string_pretty(&json!({"entry": e, "claims_unverified": claims}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"entry": e, "claims_unverified": claims})
+                    )?
+                );
             } else {
                 println!("key:        {}", e.key);
                 println!("reason:     {}", e.reason);
                 println!("source:     {}", e.source);
                 println!("size:       {} bytes", e.size);
-                println!("first seen: {}  last seen: {}  times: {}", e.first_seen, e.last_seen, e.times);
+                println!(
+                    "first seen: {}  last seen: {}  times: {}",
+                    e.first_seen, e.last_seen, e.times
+                );
                 if let Some(c) = claims {
-                    println!("claims (UNVERIFIED): author {} bundle {} version {} kind {}",
-                        c["author"], c["bundle"], c["version"], c["kind"]);
+                    println!(
+                        "claims (UNVERIFIED): author {} bundle {} version {} kind {}",
+                        c["author"], c["bundle"], c["version"], c["kind"]
+                    );
                 }
             }
         }
@@ -671,7 +726,8 @@ fn import(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let lines = sharing::import_objects(circle, me, ids, &data, &file.display().to_string(), now())?;
+    let lines =
+        sharing::import_objects(circle, me, ids, &data, &file.display().to_string(), now())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&lines)?);
         return Ok(ExitCode::SUCCESS);
@@ -680,7 +736,12 @@ fn import(
     for l in &lines {
         match l {
             sharing::ImportLine::Accepted { line, accepted } => match accepted {
-                sharing::Accepted::New { bundle, kind, readability, .. } => {
+                sharing::Accepted::New {
+                    bundle,
+                    kind,
+                    readability,
+                    ..
+                } => {
                     new += 1;
                     let how = match readability {
                         sharing::Readability::Opened => "readable",
@@ -740,7 +801,10 @@ fn stats(circle: &Circle, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} reports ({} retracted, not counted)", s.reports, s.retracted);
+    println!(
+        "{} reports ({} retracted, not counted)",
+        s.reports, s.retracted
+    );
     for (name, rows) in [
         ("factor category", &s.by_category),
         ("factor role", &s.by_role),

@@ -18,9 +18,9 @@ use super::{Migration, StoreError, open_database};
 /// The circle store's schema, in order. Append only (docs/operations.md, "Schema upgrades").
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
-    version: 1,
-    name: "roster",
-    sql: "
+        version: 1,
+        name: "roster",
+        sql: "
         CREATE TABLE meta (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
@@ -80,7 +80,7 @@ pub const MIGRATIONS: &[Migration] = &[
             checked_at INTEGER NOT NULL
         ) STRICT;
     ",
-},
+    },
     super::bundles::MIGRATION_BUNDLES,
     super::bundles::MIGRATION_SEARCH,
 ];

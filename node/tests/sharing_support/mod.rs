@@ -125,7 +125,12 @@ impl Home {
     }
 
     pub fn path(&self, name: &str) -> String {
-        self.home.parent().unwrap().join(name).to_string_lossy().into_owned()
+        self.home
+            .parent()
+            .unwrap()
+            .join(name)
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
