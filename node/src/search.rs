@@ -31,7 +31,7 @@ pub struct Filters {
     pub since: Option<i64>,
     /// Incident date before (unix seconds).
     pub until: Option<i64>,
-    /// Only reports with at least one action not `done`.
+    /// Only reports with at least one action neither `done` nor `wont-do`.
     pub open_actions: bool,
     /// Show retracted reports too (marked; they have no body to match).
     pub include_retracted: bool,
@@ -157,7 +157,7 @@ pub fn search(
     if filters.open_actions {
         sql.push_str(
             " AND EXISTS (SELECT 1 FROM report_actions a WHERE a.bundle_id = r.bundle_id
-               AND a.status <> 'done')",
+               AND a.status NOT IN ('done', 'wont-do'))",
         );
     }
     if let Some(s) = filters.since {
@@ -261,7 +261,7 @@ pub fn actions(
                 a.status, a.description
          FROM report_actions a JOIN reports r ON r.bundle_id = a.bundle_id
          WHERE r.retracted_at IS NULL
-           AND (?1 IS NULL OR a.status = ?1 OR (?1 = 'open' AND a.status <> 'done'))
+           AND (?1 IS NULL OR a.status = ?1 OR (?1 = 'open' AND a.status NOT IN ('done', 'wont-do')))
            AND (?2 IS NULL OR a.pattern = ?2)
          ORDER BY r.report_date DESC, a.bundle_id, a.action_id",
     )?;

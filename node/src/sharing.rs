@@ -2,7 +2,7 @@
 //! commenting on reports, rebuilding the plaintext cache, export and import, and the queries the
 //! HTTPS server and sync use (links and feed after a cursor, bundle object by id).
 //!
-//! Every acceptance is one SQLite transaction (protocol.md §3.27): the exact signed bytes, the
+//! Every acceptance is one SQLite transaction (protocol.md §3.29): the exact signed bytes, the
 //! parsed header fields, the decrypted content (when we are a recipient) and every derived row
 //! are stored together, or nothing is. A refused object goes to the bounded quarantine under the
 //! SHA-256 of its bytes; it never blocks a genuine copy, because deduplication only looks at
@@ -94,7 +94,7 @@ pub enum Accepted {
     AlreadyHeld { object: String },
 }
 
-/// Verifies and stores one bundle object (protocol.md §3.27), in one transaction. Idempotent by
+/// Verifies and stores one bundle object (protocol.md §3.29), in one transaction. Idempotent by
 /// object id (the outer header's envelope id); the object is verified before it is compared, so
 /// a tampered copy under a held id is still refused. Errors of kind [`SharingError::Rejected`]
 /// or [`SharingError::Refused`] are for the caller to [`quarantine`].
@@ -186,7 +186,7 @@ pub fn accept_bundle(
     }
     tx.commit()?;
     if h.kind == BundleKind::Retraction && readability == Readability::Opened {
-        // protocol.md §3.28: the purge is real only once the WAL no longer holds old pages.
+        // protocol.md §3.30: the purge is real only once the WAL no longer holds old pages.
         checkpoint_truncate(circle)?;
     }
     Ok(Accepted::New {
@@ -237,7 +237,7 @@ fn insert_link(
     if let Some(other) = other
         && other != link_id.to_hex()
     {
-        // protocol.md §3.29: two links for one (author, seq) is equivocation; keep the first.
+        // protocol.md §3.28 (same-seq): two links for one (author, seq) is equivocation; keep the first.
         return Err(SharingError::Refused(format!(
             "chain link equivocation: author {} already has link {other} at seq {}",
             link.author, link.author_seq
@@ -341,7 +341,7 @@ pub fn stored_header(
 
 /// Rebuilds the derived rows of one report lineage (`reports`, factors, actions, search index)
 /// from the latest readable version, and purges them if a retraction by the lineage's author
-/// is held (protocol.md §3.28).
+/// is held (protocol.md §3.30).
 fn refresh_lineage(tx: &Transaction<'_>, bundle_id: &str) -> Result<(), SharingError> {
     // Versions we can read, lowest first; the author of the lowest is the lineage's author.
     let mut stmt = tx.prepare(
@@ -426,7 +426,7 @@ fn refresh_lineage(tx: &Transaction<'_>, bundle_id: &str) -> Result<(), SharingE
         [bundle_id],
     )?;
     if let Some((retraction_header, at, reason)) = retraction {
-        // protocol.md §3.28: purge every version's body and every index row; keep the title and
+        // protocol.md §3.30: purge every version's body and every index row; keep the title and
         // the notice, marked.
         tx.execute(
             "DELETE FROM plaintext WHERE header_id IN (
@@ -898,7 +898,7 @@ pub fn revise(
     )
 }
 
-/// Retracts our own report (protocol.md §3.28): a signed notice to every reader any version
+/// Retracts our own report (protocol.md §3.30): a signed notice to every reader any version
 /// had; the body is purged here at once, and on every node the notice reaches.
 pub fn retract(
     circle: &mut Circle,

@@ -62,7 +62,7 @@ pub struct FilterArgs {
     /// Incidents before this date (YYYY-MM-DD).
     #[arg(long)]
     pub until: Option<String>,
-    /// Only reports with actions that are not done.
+    /// Only reports with actions that are neither done nor wont-do.
     #[arg(long)]
     pub has_open_actions: bool,
     /// Show retracted reports too (marked).
