@@ -244,3 +244,66 @@ fn retraction_purges_the_body_everywhere_and_reindex_does_not_restore_it() {
     );
     assert!(b.ok(&["search", WORD]).contains("(no reports)"));
 }
+
+#[test]
+fn feed_and_object_queries_show_red_bundles_only_to_their_recipients() {
+    use debrief_keys::Passphrase;
+    use debrief_node::home::Home as NodeHome;
+    use debrief_node::node::{Node, now};
+    use debrief_node::sharing::{bundle_object, feed_after, links_after};
+    use debrief_protocol::bundle::{BundleObject, verify_header_only};
+    use zeroize::Zeroizing;
+
+    let c3 = circle3();
+    let (a, b, c) = (&c3.a, &c3.b, &c3.c);
+    a.ok(&["share", &fixture(a, WAF, "waf.md", &[])]);
+    let red = fixture(a, DB, "db-red.md", &[("tlp = \"GREEN\"", "tlp = \"RED\"")]);
+    let red_object = a.json(&["share", &red, "--to", "Bravo", "--json"])["object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = |h: &Home| {
+        let out = h.ok(&["id", "show"]);
+        out.split_whitespace()
+            .find(|w| w.starts_with("(db1"))
+            .unwrap()
+            .trim_matches(|c| c == '(' || c == ')')
+            .to_owned()
+    };
+    let (bid, cid) = (member(b), member(c));
+
+    let pass = Passphrase::new(Zeroizing::new("correct horse battery staple".into())).unwrap();
+    let node = Node::open_with(NodeHome::at(&a.home), pass).unwrap();
+    let t = now();
+    let circle = node.circle(None, t).unwrap();
+    let links = links_after(&circle, 0, 10).unwrap();
+    assert_eq!(links.len(), 2);
+    assert!(links[0].0 < links[1].0, "ingest seqs strictly increase");
+    assert_eq!(links_after(&circle, links[0].0, 10).unwrap().len(), 1);
+
+    let (for_b, cur_b) = feed_after(&circle, &bid.parse().unwrap(), 0, 10).unwrap();
+    let (for_c, cur_c) = feed_after(&circle, &cid.parse().unwrap(), 0, 10).unwrap();
+    assert_eq!(for_b.len(), 2);
+    assert_eq!(for_c.len(), 1, "RED header hidden from Charlie");
+    assert_eq!(cur_b, cur_c, "the cursor moves past hidden rows too");
+    assert!(
+        feed_after(&circle, &bid.parse().unwrap(), cur_b, 10)
+            .unwrap()
+            .0
+            .is_empty()
+    );
+
+    let id = red_object.parse().unwrap();
+    assert!(
+        bundle_object(&circle, &id, &cid.parse().unwrap())
+            .unwrap()
+            .is_none()
+    );
+    let obj = bundle_object(&circle, &id, &bid.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    // What is served parses and verifies like anything received.
+    let again = BundleObject::parse(obj.as_bytes()).unwrap();
+    assert_eq!(again.id(), id);
+    verify_header_only(&again, &circle.roster, t).unwrap();
+}
