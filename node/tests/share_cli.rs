@@ -243,6 +243,36 @@ fn retraction_purges_the_body_everywhere_and_reindex_does_not_restore_it() {
         Vec::<std::path::PathBuf>::new()
     );
     assert!(b.ok(&["search", WORD]).contains("(no reports)"));
+
+    // Out of order: Charlie gets the retraction before the report it retracts.
+    let c = &c3.c;
+    let mut lines: Vec<String> = fs::read_to_string(&file2)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.reverse();
+    let reversed = a.path("reversed.jsonl");
+    fs::write(&reversed, lines.join("\n") + "\n").unwrap();
+    let out = c.ok(&["import", &reversed]);
+    assert!(
+        out.contains("3 accepted, 0 already held, 0 quarantined"),
+        "{out}"
+    );
+    assert_eq!(ids_of(&c.json(&["list", "--json"])), vec![s2.clone()]);
+    assert!(c.ok(&["read", &s1]).contains("RETRACTED by its author"));
+    assert_eq!(
+        contains(&c.store_files(), WORD),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+fn ids_of(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["bundle"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]

@@ -154,11 +154,20 @@ pub fn quarantine_insert(
              reason = excluded.reason, times = quarantine.times + 1",
         params![key, bytes, reason, source, now],
     )?;
-    // Bounded (protocol.md §3.1 spirit: nobody can fill our disk with refused objects).
+    trim_quarantine(tx, QUARANTINE_MAX_ENTRIES, QUARANTINE_MAX_BYTES)
+}
+
+/// Drops the least recently seen quarantined objects until at most `max_entries` objects and
+/// `max_bytes` bytes remain (protocol.md §3.29: nobody can fill our disk with refused objects).
+fn trim_quarantine(
+    tx: &Transaction<'_>,
+    max_entries: i64,
+    max_bytes: i64,
+) -> Result<(), StoreError> {
     tx.execute(
         "DELETE FROM quarantine WHERE key IN (
             SELECT key FROM quarantine ORDER BY last_seen DESC, key LIMIT -1 OFFSET ?1)",
-        [QUARANTINE_MAX_ENTRIES],
+        [max_entries],
     )?;
     loop {
         let total: i64 = tx.query_row(
@@ -166,7 +175,7 @@ pub fn quarantine_insert(
             [],
             |r| r.get(0),
         )?;
-        if total <= QUARANTINE_MAX_BYTES {
+        if total <= max_bytes {
             break;
         }
         let oldest: Option<String> = tx
@@ -184,4 +193,49 @@ pub fn quarantine_insert(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::circle::CircleStore;
+
+    #[test]
+    fn quarantine_counts_repeats_and_stays_within_its_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = CircleStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let tx = store.transaction().unwrap();
+        for i in 0..5i64 {
+            quarantine_insert(&tx, &format!("k{i}"), &[0u8; 100], "bad", "test", i).unwrap();
+        }
+        quarantine_insert(&tx, "k0", &[0u8; 100], "still bad", "test", 10).unwrap();
+        let (n, times): (i64, i64) = tx
+            .query_row(
+                "SELECT count(*), (SELECT times FROM quarantine WHERE key = 'k0') FROM quarantine",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((n, times), (5, 2));
+        // By count: the least recently seen go first (k1, k2), k0 was seen again.
+        trim_quarantine(&tx, 3, i64::MAX).unwrap();
+        let keys: Vec<String> = tx
+            .prepare("SELECT key FROM quarantine ORDER BY key")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys, ["k0", "k3", "k4"]);
+        // By bytes.
+        trim_quarantine(&tx, 1000, 250).unwrap();
+        let keys: Vec<String> = tx
+            .prepare("SELECT key FROM quarantine ORDER BY key")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys, ["k0", "k4"]);
+    }
 }
