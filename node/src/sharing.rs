@@ -1182,6 +1182,11 @@ pub enum ImportLine {
         key: String,
         reason: String,
     },
+    /// Names a roster seq beyond ours (protocol.md §3.4): import again after a roster sync.
+    Deferred {
+        line: usize,
+        reason: String,
+    },
 }
 
 /// Imports a JSON Lines file of bundle objects: each line is accepted, recognised as held, or
@@ -1207,6 +1212,14 @@ pub fn import_objects(
                 accepted: a,
             }),
             Err(SharingError::Store(e)) => return Err(SharingError::Store(e)),
+            // protocol.md §3.4: not a bad bundle, only one from a roster we have not reached
+            // yet; it is not quarantined and is accepted once the roster is synced.
+            Err(SharingError::Rejected(e @ BundleError::RosterBehind { .. })) => {
+                out.push(ImportLine::Deferred {
+                    line: line_no,
+                    reason: e.to_string(),
+                });
+            }
             Err(e) => {
                 let reason = e.to_string();
                 let key = quarantine(

@@ -732,7 +732,7 @@ fn import(
         println!("{}", serde_json::to_string_pretty(&lines)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let (mut new, mut held, mut bad) = (0, 0, 0);
+    let (mut new, mut held, mut bad, mut deferred) = (0, 0, 0, 0);
     for l in &lines {
         match l {
             sharing::ImportLine::Accepted { line, accepted } => match accepted {
@@ -755,6 +755,10 @@ fn import(
                     println!("line {line}: already held {object}");
                 }
             },
+            sharing::ImportLine::Deferred { line, reason } => {
+                deferred += 1;
+                println!("line {line}: not stored yet: {reason}");
+            }
             sharing::ImportLine::Quarantined { line, key, reason } => {
                 bad += 1;
                 println!("line {line}: quarantined {}: {reason}", &key[..16]);
@@ -762,6 +766,9 @@ fn import(
         }
     }
     println!("{new} accepted, {held} already held, {bad} quarantined");
+    if deferred > 0 {
+        println!("{deferred} not stored until the roster is synced (`debrief circle import`)");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
