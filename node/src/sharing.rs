@@ -243,6 +243,46 @@ fn insert_link(
             link.author, link.author_seq
         )));
     }
+    // protocol.md §3.28 (broken-prev, reordered): the link must fit the neighbours we hold.
+    let seq = link.author_seq as i64;
+    let link_at = |s: i64| -> Result<Option<(String, Option<String>)>, rusqlite::Error> {
+        tx.query_row(
+            "SELECT link_id, prev_link FROM links WHERE author = ?1 AND author_seq = ?2",
+            params![link.author.as_str(), s],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+    };
+    let broken = |what: &str| {
+        Err(SharingError::Refused(format!(
+            "chain link equivocation ({what}): author {}'s link at seq {} does not fit the chain \
+             this node holds",
+            link.author, link.author_seq
+        )))
+    };
+    if seq > 1
+        && let Some((below, _)) = link_at(seq - 1)?
+        && link.prev.map(|p| p.to_hex()) != Some(below)
+    {
+        return broken("broken-prev");
+    }
+    if let Some((_, above_prev)) = link_at(seq + 1)?
+        && above_prev != Some(link_id.to_hex())
+    {
+        return broken("broken-prev");
+    }
+    if let Some(prev) = link.prev {
+        let prev_seq: Option<i64> = tx
+            .query_row(
+                "SELECT author_seq FROM links WHERE link_id = ?1",
+                [prev.to_hex()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if prev_seq.is_some_and(|p| p != seq - 1) {
+            return broken("reordered");
+        }
+    }
     let ingest = next_ingest_seq(tx)?;
     tx.execute(
         "INSERT INTO links (link_id, author, author_seq, prev_link, header_id, audience, envelope,

@@ -337,3 +337,66 @@ fn feed_and_object_queries_show_red_bundles_only_to_their_recipients() {
     assert_eq!(again.id(), id);
     verify_header_only(&again, &circle.roster, t).unwrap();
 }
+
+#[test]
+fn a_second_link_for_a_held_chain_position_is_quarantined_as_equivocation() {
+    use debrief_keys::Passphrase;
+    use debrief_node::home::Home as NodeHome;
+    use debrief_node::node::{Node, now};
+    use debrief_node::sharing::{new_bundle_id, report_body};
+    use debrief_protocol::bundle::{BundleKind, SealRequest, Tlp, seal};
+    use debrief_protocol::report;
+    use zeroize::Zeroizing;
+
+    let c3 = circle3();
+    let (a, b) = (&c3.a, &c3.b);
+    let waf = fixture(a, WAF, "waf.md", &[]);
+    a.ok(&["share", &waf]);
+    let file = a.path("1.jsonl");
+    a.ok(&["export", "--out", &file]);
+    b.ok(&["import", &file]);
+
+    let pass = Passphrase::new(Zeroizing::new("correct horse battery staple".into())).unwrap();
+    let node = Node::open_with(NodeHome::at(&a.home), pass).unwrap();
+    let t = now();
+    let circle = node.circle(None, t).unwrap();
+    let parsed = report::parse(&fs::read_to_string(&waf).unwrap()).unwrap();
+    let forge = |seq: u64, prev| {
+        seal(SealRequest {
+            roster: &circle.roster,
+            roster_fresh_as_of: t,
+            max_roster_age_secs: 86_400,
+            author: node.identity().member_id(),
+            signer: node.identity(),
+            author_seq: seq,
+            prev_link: prev,
+            bundle_id: new_bundle_id(),
+            kind: BundleKind::Report,
+            target: None,
+            tlp: Tlp::Amber,
+            named: Vec::new(),
+            body: report_body(&parsed).unwrap(),
+            now: t,
+        })
+        .unwrap()
+    };
+    let same_seq = forge(1, None);
+    let broken_prev = forge(2, Some(same_seq.id()));
+    drop(circle);
+    drop(node);
+    let bad = a.path("bad.jsonl");
+    fs::write(
+        &bad,
+        [same_seq.as_bytes(), b"\n", broken_prev.as_bytes(), b"\n"].concat(),
+    )
+    .unwrap();
+    let out = b.ok(&["import", &bad]);
+    assert!(
+        out.contains("0 accepted, 0 already held, 2 quarantined"),
+        "{out}"
+    );
+    assert!(out.contains("line 1: quarantined"), "{out}");
+    assert!(out.contains("already has link"), "{out}");
+    assert!(out.contains("equivocation (broken-prev)"), "{out}");
+    assert_eq!(b.count("SELECT count(*) FROM links"), 1);
+}
