@@ -400,3 +400,93 @@ fn a_second_link_for_a_held_chain_position_is_quarantined_as_equivocation() {
     assert!(out.contains("equivocation (broken-prev)"), "{out}");
     assert_eq!(b.count("SELECT count(*) FROM links"), 1);
 }
+
+#[test]
+fn share_names_members_admitted_since_the_previous_share() {
+    use debrief_keys::Passphrase;
+    use debrief_node::home::Home as NodeHome;
+    use debrief_node::node::{Node, now};
+    use debrief_protocol::Sha256Digest;
+    use debrief_protocol::roster::{EventBody, InviteToken, JoinRequest};
+    use zeroize::Zeroizing;
+
+    let c3 = circle3();
+    let (a, b) = (&c3.a, &c3.b);
+    let first = a.ok(&["share", &fixture(a, WAF, "waf.md", &[])]);
+    assert!(!first.contains("admitted since"), "{first}");
+
+    // Delta joins: invited by Acme, vouched by Acme and Bravo (policy: 2 vouches), sequenced
+    // by Acme, built with the protocol's authoring helpers and real keys.
+    let d = sharing_support::init(c3.dir.path(), "Delta");
+    let open = |h: &Home| {
+        let pass = Passphrase::new(Zeroizing::new("correct horse battery staple".into())).unwrap();
+        Node::open_with(NodeHome::at(&h.home), pass).unwrap()
+    };
+    let (na, nb, nd) = (open(a), open(b), open(&d));
+    let t = now().plus_seconds(1);
+    let mut circle = na.circle(None, t).unwrap();
+    let token = InviteToken::from_bytes([9; 32]);
+    let invite = circle
+        .roster
+        .invite(
+            &na.identity().member_id(),
+            "https://acme.example:8443".into(),
+            Sha256Digest::of(b"acme tls key"),
+            &token,
+            t.plus_seconds(14 * 86_400),
+        )
+        .sign(na.identity())
+        .unwrap();
+    let join_request = JoinRequest {
+        circle: circle.roster.circle_id(),
+        card: nd.signed_card(t).unwrap(),
+        charter_sha256: circle.roster.charter_sha256(),
+        invite_token: token.to_hex(),
+    }
+    .sign(nd.identity())
+    .unwrap();
+    let vouch = |n: &Node| {
+        circle
+            .roster
+            .vouch(
+                &n.identity().member_id(),
+                join_request.id(),
+                t,
+                t.plus_seconds(7 * 86_400),
+                "we worked with them".into(),
+            )
+            .sign(n.identity())
+            .unwrap()
+    };
+    let vouches = vec![vouch(&na), vouch(&nb)];
+    let admit = circle
+        .roster
+        .sequence(
+            t,
+            EventBody::Admit {
+                invite,
+                join_request,
+                vouches,
+            },
+            na.identity(),
+            Some(t),
+        )
+        .unwrap();
+    let roster = circle.roster.clone();
+    circle
+        .store
+        .append_roster_events(Some(&roster), &[admit], t)
+        .unwrap();
+    drop((circle, na, nb, nd));
+
+    let second = a.ok(&["share", &fixture(a, DB, "db.md", &[])]);
+    assert!(
+        second.contains("members admitted since your last share"),
+        "{second}"
+    );
+    let tail = &second[second.find("admitted since").unwrap()..];
+    assert!(tail.contains("Delta"), "{second}");
+    assert!(!tail.contains("Bravo"), "{second}");
+    let third = a.ok(&["share", &fixture(a, WAF, "waf3.md", &[])]);
+    assert!(!third.contains("admitted since"), "{third}");
+}

@@ -134,7 +134,8 @@ impl Home {
     }
 }
 
-fn init(dir: &Path, org: &'static str) -> Home {
+/// A new home for `org` under `dir` (initialised, in no circle).
+pub fn init(dir: &Path, org: &'static str) -> Home {
     let root = dir.join(org);
     fs::create_dir_all(&root).unwrap();
     let pass = root.join("pass.txt");
