@@ -236,6 +236,8 @@ fn retraction_purges_the_body_everywhere_and_reindex_does_not_restore_it() {
     assert!(!b.ok(&["read", &s2]).contains("Lessons"));
     let out = b.ok(&["reindex"]);
     assert!(out.contains("Reindexed"), "{out}");
+    // s2 and the retraction notice are decrypted again; s1's body is not.
+    assert_eq!(b.json(&["reindex", "--json"])["decrypted"], 2);
     assert!(b.ok(&["read", &s2]).contains("database"));
     assert!(b.ok(&["read", &s1]).contains("RETRACTED"));
     assert_eq!(

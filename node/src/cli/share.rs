@@ -121,6 +121,8 @@ pub enum ShareCommand {
         /// Overwrite the file if it exists.
         #[arg(long)]
         force: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Verify and store the bundles in a file written by `export`.
     Import {
@@ -129,7 +131,10 @@ pub enum ShareCommand {
         json: bool,
     },
     /// Rebuild the plaintext and the search index from the signed bundles and the keystore.
-    Reindex,
+    Reindex {
+        #[arg(long)]
+        json: bool,
+    },
     /// Full-text search with filters (docs/search.md).
     Search {
         /// Words, "phrases", prefix*, OR; empty lists by date.
@@ -205,11 +210,16 @@ pub fn run(
             ids: wanted,
             out,
             force,
-        } => export(&circle, &wanted, &out, force),
+            json,
+        } => export(&circle, &wanted, &out, force, json),
         ShareCommand::Import { file, json } => import(&mut circle, &me, &ids, &file, json),
-        ShareCommand::Reindex => {
+        ShareCommand::Reindex { json } => {
             let n = sharing::reindex(&mut circle, &me, &ids, t)?;
-            println!("Reindexed: {n} bundles decrypted from the signed store");
+            if json {
+                println!("{}", json!({ "decrypted": n }));
+            } else {
+                println!("Reindexed: {n} bundles decrypted from the signed store");
+            }
             Ok(ExitCode::SUCCESS)
         }
         ShareCommand::Revise { id, file, json } => {
@@ -699,7 +709,13 @@ fn quarantine(circle: &Circle, q: QuarantineCommand) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn export(circle: &Circle, wanted: &[String], out: &Path, force: bool) -> anyhow::Result<ExitCode> {
+fn export(
+    circle: &Circle,
+    wanted: &[String],
+    out: &Path,
+    force: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     if out.exists() && !force {
         bail!("{} exists; pass --force to overwrite it", out.display());
     }
@@ -714,7 +730,14 @@ fn export(circle: &Circle, wanted: &[String], out: &Path, force: bool) -> anyhow
         buf.push(b'\n');
     }
     std::fs::write(out, buf).with_context(|| format!("cannot write {}", out.display()))?;
-    println!("Wrote {} bundles to {}", objects.len(), out.display());
+    if json {
+        println!(
+            "{}",
+            json!({ "bundles": objects.len(), "file": out.display().to_string() })
+        );
+    } else {
+        println!("Wrote {} bundles to {}", objects.len(), out.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
