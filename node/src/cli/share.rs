@@ -301,9 +301,9 @@ fn find_member(circle: &Circle, text: &str) -> anyhow::Result<MemberId> {
         .filter(|m| m.org.to_lowercase() == low || m.id.as_str().starts_with(&grouped))
         .map(|m| m.id.clone())
         .collect();
-    match hits.len() {
-        1 => Ok(hits.into_iter().next().unwrap_or_else(|| unreachable!())),
-        0 => bail!("--to {text:?}: no current member of the circle has that org name or id"),
+    match hits.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!("--to {text:?}: no current member of the circle has that org name or id"),
         _ => bail!("--to {text:?} matches more than one member; give the member id"),
     }
 }
