@@ -7,6 +7,8 @@ pub mod cli;
 pub mod home;
 pub mod http;
 pub mod node;
+pub mod search;
+pub mod sharing;
 pub mod store;
 pub mod sync;
 pub mod tls;

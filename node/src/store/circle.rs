@@ -16,10 +16,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{Migration, StoreError, open_database};
 
 /// The circle store's schema, in order. Append only (docs/operations.md, "Schema upgrades").
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "roster",
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "roster",
+        sql: "
         CREATE TABLE meta (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
@@ -79,7 +80,10 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             checked_at INTEGER NOT NULL
         ) STRICT;
     ",
-}];
+    },
+    super::bundles::MIGRATION_BUNDLES,
+    super::bundles::MIGRATION_SEARCH,
+];
 
 /// A circle's SQLite store.
 #[derive(Debug)]

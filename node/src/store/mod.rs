@@ -5,6 +5,7 @@
 //! in one transaction each. Signed objects are kept exactly as received; everything else in a
 //! store can be rebuilt from them (docs/operations.md, "Storage").
 
+pub mod bundles;
 pub mod circle;
 pub mod migrate;
 pub mod node_index;

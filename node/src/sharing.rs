@@ -1,0 +1,1420 @@
+//! Sharing inside a circle: accepting bundles into the store, sharing, revising, retracting and
+//! commenting on reports, rebuilding the plaintext cache, export and import, and the queries the
+//! HTTPS server and sync use (links and feed after a cursor, bundle object by id).
+//!
+//! Every acceptance is one SQLite transaction (protocol.md §3.29): the exact signed bytes, the
+//! parsed header fields, the decrypted content (when we are a recipient) and every derived row
+//! are stored together, or nothing is. A refused object goes to the bounded quarantine under the
+//! SHA-256 of its bytes; it never blocks a genuine copy, because deduplication only looks at
+//! verified, stored objects.
+//!
+//! Crash testing: when the environment variable `DEBRIEF_CRASH_POINT` names one of the points in
+//! [`CRASH_POINTS`], the process aborts there (as a power cut would stop it); unset, it is inert.
+
+use std::collections::BTreeSet;
+
+use debrief_protocol::bundle::{
+    self, Audience, BundleBody, BundleContent, BundleError, BundleHeader, BundleId, BundleKind,
+    BundleObject, ChainLink, SealRequest, TargetInfo, Tlp,
+};
+use debrief_protocol::canonical;
+use debrief_protocol::membership::RosterHistory;
+use debrief_protocol::report::{self, Field, Report, SectionName};
+use debrief_protocol::{Envelope, EnvelopeId, MemberId, Signer, Timestamp};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use crate::node::Circle;
+use crate::store::StoreError;
+use crate::store::bundles::quarantine_insert;
+use crate::store::circle::next_ingest_seq;
+
+/// Named points where `DEBRIEF_CRASH_POINT` aborts the process (crash tests).
+pub const CRASH_POINTS: &[&str] = &[
+    "accept-after-link",
+    "accept-after-bundle",
+    "retract-before-checkpoint",
+];
+
+/// The stored signed parts of a bundle: link envelope, header envelope, ciphertext.
+type Parts = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// Aborts the process if `DEBRIEF_CRASH_POINT` names `point`. Inert unless the variable is set.
+fn crash_point(point: &str) {
+    if std::env::var("DEBRIEF_CRASH_POINT").as_deref() == Ok(point) {
+        eprintln!("DEBRIEF_CRASH_POINT={point}: aborting here, as a crash would");
+        std::process::abort();
+    }
+}
+
+/// Why a sharing operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SharingError {
+    /// The bundle broke a protocol rule; the caller quarantines it.
+    #[error("{0}")]
+    Rejected(#[from] BundleError),
+    /// A rule of this module (not of the pure bundle checks) refused it.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for SharingError {
+    fn from(e: rusqlite::Error) -> Self {
+        SharingError::Store(StoreError::Sqlite(e))
+    }
+}
+
+/// What a receiver could do with an accepted bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Readability {
+    /// We are a recipient: decrypted, verified and stored with its plaintext.
+    Opened,
+    /// Circle-wide but not to us (e.g. shared before we joined): stored, not readable.
+    NotRecipient,
+    /// RED and not to us: only the chain link is kept (protocol.md §3, non-recipients).
+    LinkOnly,
+}
+
+/// The outcome of [`accept_bundle`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Accepted {
+    /// Stored now.
+    New {
+        object: String,
+        bundle: String,
+        kind: BundleKind,
+        author: String,
+        readability: Readability,
+    },
+    /// Already held (same verified object); nothing changed.
+    AlreadyHeld { object: String },
+}
+
+/// Verifies and stores one bundle object (protocol.md §3.29), in one transaction. Idempotent by
+/// object id (the outer header's envelope id); the object is verified before it is compared, so
+/// a tampered copy under a held id is still refused. Errors of kind [`SharingError::Rejected`]
+/// or [`SharingError::Refused`] are for the caller to [`quarantine`].
+pub fn accept_bundle(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    bytes: &[u8],
+    now: Timestamp,
+) -> Result<Accepted, SharingError> {
+    let object = BundleObject::parse(bytes)?;
+    let checked = bundle::verify_header_only(&object, &circle.roster, now)?;
+    let header_id = checked.header().id();
+    let h = checked.header().value().clone();
+    let link = checked.link().value().clone();
+    let link_id = checked.link().id();
+    let held: Option<String> = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT link_id FROM links WHERE header_id = ?1",
+            [header_id.to_hex()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if held.is_some() {
+        let have_bundle = bundle_row_exists(circle, &header_id)?;
+        if have_bundle || !h.is_recipient(me) && h.tlp == Tlp::Red {
+            return Ok(Accepted::AlreadyHeld {
+                object: header_id.to_hex(),
+            });
+        }
+    }
+    // protocol.md §3.5: never decrypt unless we are a listed recipient.
+    let (readability, content) = if h.is_recipient(me) {
+        let opened = bundle::open(&object, &circle.roster, me, identities, now)?;
+        (Readability::Opened, Some(opened.content().value().clone()))
+    } else if h.tlp == Tlp::Red {
+        (Readability::LinkOnly, None)
+    } else {
+        (Readability::NotRecipient, None)
+    };
+    // protocol.md §3.26: rules that need the target run once we hold it.
+    if let Some(t) = &h.target
+        && let Some(info) = target_info(circle, &t.header)?
+    {
+        bundle::check_target(&h, &info, &circle.roster)?;
+    }
+    let tx = circle.store.transaction()?;
+    if held.is_none() {
+        insert_link(&tx, &link_id, &link, checked.link().envelope(), now)?;
+    }
+    crash_point("accept-after-link");
+    if readability != Readability::LinkOnly {
+        let ingest = next_ingest_seq(&tx)?;
+        let recipients = serde_json::to_string(&h.recipient_members())
+            .map_err(|e| SharingError::Refused(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO bundles (header_id, bundle_id, version, kind, author, author_seq,
+                 roster_seq, tlp, target_header, target_bundle, recipients, created_at, header,
+                 ciphertext, readable, received_at, ingest_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                header_id.to_hex(),
+                h.bundle.to_hex(),
+                h.version as i64,
+                h.kind.as_str(),
+                h.author.as_str(),
+                h.author_seq as i64,
+                h.roster.seq as i64,
+                h.tlp.as_str(),
+                h.target.as_ref().map(|t| t.header.to_hex()),
+                h.target.as_ref().map(|t| t.bundle.to_hex()),
+                recipients,
+                h.created_at.unix(),
+                object.header().to_json(),
+                object.ciphertext(),
+                i64::from(readability == Readability::Opened),
+                now.unix(),
+                ingest,
+            ],
+        )?;
+        crash_point("accept-after-bundle");
+        if let Some(c) = &content {
+            insert_plaintext(&tx, &header_id, c)?;
+        }
+        let lineage = lineage_of(&h);
+        refresh_lineage(&tx, &lineage)?;
+    }
+    tx.commit()?;
+    if h.kind == BundleKind::Retraction && readability == Readability::Opened {
+        // protocol.md §3.30: the purge is real only once the WAL no longer holds old pages.
+        checkpoint_truncate(circle)?;
+    }
+    Ok(Accepted::New {
+        object: header_id.to_hex(),
+        bundle: h.bundle.to_hex(),
+        kind: h.kind,
+        author: h.author.to_string(),
+        readability,
+    })
+}
+
+fn bundle_row_exists(circle: &Circle, header_id: &EnvelopeId) -> Result<bool, SharingError> {
+    Ok(circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT 1 FROM bundles WHERE header_id = ?1",
+            [header_id.to_hex()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// The lineage whose derived rows a bundle affects: its own for report kinds, its target's for
+/// retractions.
+fn lineage_of(h: &BundleHeader) -> String {
+    match (&h.kind, &h.target) {
+        (BundleKind::Retraction, Some(t)) => t.bundle.to_hex(),
+        _ => h.bundle.to_hex(),
+    }
+}
+
+fn insert_link(
+    tx: &Transaction<'_>,
+    link_id: &EnvelopeId,
+    link: &ChainLink,
+    env: &Envelope,
+    now: Timestamp,
+) -> Result<(), SharingError> {
+    let other: Option<String> = tx
+        .query_row(
+            "SELECT link_id FROM links WHERE author = ?1 AND author_seq = ?2",
+            params![link.author.as_str(), link.author_seq as i64],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(other) = other
+        && other != link_id.to_hex()
+    {
+        // protocol.md §3.28 (same-seq): two links for one (author, seq) is equivocation; keep the first.
+        return Err(SharingError::Refused(format!(
+            "chain link equivocation: author {} already has link {other} at seq {}",
+            link.author, link.author_seq
+        )));
+    }
+    // protocol.md §3.28 (broken-prev, reordered): the link must fit the neighbours we hold.
+    let seq = link.author_seq as i64;
+    let link_at = |s: i64| -> Result<Option<(String, Option<String>)>, rusqlite::Error> {
+        tx.query_row(
+            "SELECT link_id, prev_link FROM links WHERE author = ?1 AND author_seq = ?2",
+            params![link.author.as_str(), s],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+    };
+    let broken = |what: &str| {
+        Err(SharingError::Refused(format!(
+            "chain link equivocation ({what}): author {}'s link at seq {} does not fit the chain \
+             this node holds",
+            link.author, link.author_seq
+        )))
+    };
+    if seq > 1
+        && let Some((below, _)) = link_at(seq - 1)?
+        && link.prev.map(|p| p.to_hex()) != Some(below)
+    {
+        return broken("broken-prev");
+    }
+    if let Some((_, above_prev)) = link_at(seq + 1)?
+        && above_prev != Some(link_id.to_hex())
+    {
+        return broken("broken-prev");
+    }
+    if let Some(prev) = link.prev {
+        let prev_seq: Option<i64> = tx
+            .query_row(
+                "SELECT author_seq FROM links WHERE link_id = ?1",
+                [prev.to_hex()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if prev_seq.is_some_and(|p| p != seq - 1) {
+            return broken("reordered");
+        }
+    }
+    let ingest = next_ingest_seq(tx)?;
+    tx.execute(
+        "INSERT INTO links (link_id, author, author_seq, prev_link, header_id, audience, envelope,
+             received_at, ingest_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            link_id.to_hex(),
+            link.author.as_str(),
+            link.author_seq as i64,
+            link.prev.map(|p| p.to_hex()),
+            link.header.to_hex(),
+            match link.audience {
+                Audience::Circle => "circle",
+                Audience::Named => "named",
+            },
+            env.to_json(),
+            now.unix(),
+            ingest,
+        ],
+    )?;
+    Ok(())
+}
+
+fn insert_plaintext(
+    tx: &Transaction<'_>,
+    header_id: &EnvelopeId,
+    c: &BundleContent,
+) -> Result<(), SharingError> {
+    let (kind, body) = match &c.body {
+        BundleBody::Report(v) => {
+            let bytes = canonical::to_canonical_vec(v)
+                .map_err(|e| SharingError::Refused(format!("report body: {e}")))?;
+            (
+                "report",
+                String::from_utf8(bytes).map_err(|e| SharingError::Refused(e.to_string()))?,
+            )
+        }
+        BundleBody::Text(t) => ("text", t.clone()),
+    };
+    tx.execute(
+        "INSERT OR REPLACE INTO plaintext (header_id, body_kind, body) VALUES (?1, ?2, ?3)",
+        params![header_id.to_hex(), kind, body],
+    )?;
+    Ok(())
+}
+
+/// What we know about a held target bundle (protocol.md §3.26), with the recipients of every
+/// bundle of its lineage.
+fn target_info(
+    circle: &Circle,
+    header_id: &EnvelopeId,
+) -> Result<Option<TargetInfo>, SharingError> {
+    let Some(h) = stored_header(circle, header_id)? else {
+        return Ok(None);
+    };
+    let mut lineage: BTreeSet<MemberId> = BTreeSet::new();
+    let mut stmt = circle
+        .store
+        .conn()
+        .prepare("SELECT recipients FROM bundles WHERE bundle_id = ?1")?;
+    let rows = stmt.query_map([h.bundle.to_hex()], |r| r.get::<_, String>(0))?;
+    for row in rows {
+        let members: Vec<MemberId> = serde_json::from_str(&row?)
+            .map_err(|e| StoreError::Invalid(format!("stored recipients unreadable: {e}")))?;
+        lineage.extend(members);
+    }
+    Ok(Some(TargetInfo::from_header(
+        *header_id,
+        &h,
+        lineage.into_iter().collect(),
+    )))
+}
+
+/// The stored, verified outer header with this envelope id.
+pub fn stored_header(
+    circle: &Circle,
+    header_id: &EnvelopeId,
+) -> Result<Option<BundleHeader>, SharingError> {
+    let bytes: Option<Vec<u8>> = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT header FROM bundles WHERE header_id = ?1",
+            [header_id.to_hex()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(bytes) = bytes else { return Ok(None) };
+    let env = Envelope::from_json(&bytes)
+        .map_err(|e| StoreError::Invalid(format!("stored header {header_id} is corrupt: {e}")))?;
+    // Verified when stored; read back without re-verifying the signature.
+    let h: BundleHeader = env
+        .unverified_payload()
+        .map_err(|e| StoreError::Invalid(format!("stored header {header_id} is corrupt: {e}")))?;
+    Ok(Some(h))
+}
+
+/// Rebuilds the derived rows of one report lineage (`reports`, factors, actions, search index)
+/// from the latest readable version, and purges them if a retraction by the lineage's author
+/// is held (protocol.md §3.30).
+fn refresh_lineage(tx: &Transaction<'_>, bundle_id: &str) -> Result<(), SharingError> {
+    // Versions we can read, lowest first; the author of the lowest is the lineage's author.
+    let mut stmt = tx.prepare(
+        "SELECT b.header_id, b.version, b.author, b.tlp, b.created_at, p.body
+         FROM bundles b JOIN plaintext p ON p.header_id = b.header_id
+         WHERE b.bundle_id = ?1 AND b.kind IN ('report', 'revision') AND p.body_kind = 'report'
+         ORDER BY b.version, b.created_at",
+    )?;
+    let rows: Vec<(String, i64, String, String, i64, String)> = stmt
+        .query_map([bundle_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let author = first.2.clone();
+    let first_shared = first.4;
+    let Some(latest) = rows.iter().rev().find(|r| r.2 == author) else {
+        return Ok(());
+    };
+    let report = report_from_body(&latest.5)?;
+    let retraction: Option<(String, i64, Option<String>)> = tx
+        .query_row(
+            "SELECT b.header_id, b.created_at, p.body FROM bundles b
+             LEFT JOIN plaintext p ON p.header_id = b.header_id
+             WHERE b.kind = 'retraction' AND b.target_bundle = ?1 AND b.author = ?2
+             ORDER BY b.created_at LIMIT 1",
+            params![bundle_id, author],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let report_date = report
+        .timeline
+        .started
+        .known()
+        .map_or(first_shared, |t| t.unix());
+    tx.execute(
+        "INSERT INTO reports (bundle_id, author, latest_header, latest_version, title, tlp,
+             severity, significance, industry, report_date, first_shared_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (bundle_id) DO UPDATE SET latest_header = excluded.latest_header,
+             latest_version = excluded.latest_version, title = excluded.title,
+             tlp = excluded.tlp, severity = excluded.severity,
+             significance = excluded.significance, industry = excluded.industry,
+             report_date = excluded.report_date, updated_at = excluded.updated_at",
+        params![
+            bundle_id,
+            author,
+            latest.0,
+            latest.1,
+            report.title,
+            latest.3,
+            spell(&report.severity),
+            spell(&report.significance),
+            spell(&report.industry),
+            report_date,
+            first_shared,
+            latest.4,
+        ],
+    )?;
+    let rowid: i64 = tx.query_row(
+        "SELECT rowid FROM reports WHERE bundle_id = ?1",
+        [bundle_id],
+        |r| r.get(0),
+    )?;
+    tx.execute("DELETE FROM search_index WHERE rowid = ?1", [rowid])?;
+    tx.execute(
+        "DELETE FROM report_factors WHERE bundle_id = ?1",
+        [bundle_id],
+    )?;
+    tx.execute(
+        "DELETE FROM report_actions WHERE bundle_id = ?1",
+        [bundle_id],
+    )?;
+    if let Some((retraction_header, at, reason)) = retraction {
+        // protocol.md §3.30: purge every version's body and every index row; keep the title and
+        // the notice, marked.
+        tx.execute(
+            "DELETE FROM plaintext WHERE header_id IN (
+                 SELECT header_id FROM bundles WHERE bundle_id = ?1
+                 AND kind IN ('report', 'revision', 'reshare'))",
+            [bundle_id],
+        )?;
+        tx.execute(
+            "UPDATE reports SET retracted_at = ?2, retraction_header = ?3, retraction_reason = ?4
+             WHERE bundle_id = ?1",
+            params![bundle_id, at, retraction_header, reason],
+        )?;
+        return Ok(());
+    }
+    let mut body = String::new();
+    for s in &report.sections {
+        if s.name != SectionName::Summary {
+            body.push_str(&s.text);
+            body.push('\n');
+        }
+    }
+    let factors: Vec<String> = report
+        .factors
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                spell(&f.category),
+                spell(&f.role),
+                f.description
+            )
+        })
+        .collect();
+    let actions: Vec<String> = report
+        .actions
+        .iter()
+        .map(|a| format!("{} {} {}", spell(&a.pattern), a.owner_role, a.description))
+        .collect();
+    tx.execute(
+        "INSERT INTO search_index (rowid, title, summary, body, factors, actions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            rowid,
+            report.title,
+            report.summary(),
+            body,
+            factors.join("\n"),
+            actions.join("\n")
+        ],
+    )?;
+    for f in &report.factors {
+        tx.execute(
+            "INSERT INTO report_factors (bundle_id, factor_id, category, role)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![bundle_id, f.id, spell(&f.category), spell(&f.role)],
+        )?;
+    }
+    for a in &report.actions {
+        tx.execute(
+            "INSERT INTO report_actions (bundle_id, action_id, kind, pattern, owner_role, status,
+                 description) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                bundle_id,
+                a.id,
+                spell(&a.kind),
+                spell(&a.pattern),
+                a.owner_role,
+                spell(&a.status),
+                a.description
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The spelling of a vocabulary value or marker (its JSON string form).
+pub fn spell<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Parses a stored report body (canonical JSON) back into a report.
+pub fn report_from_body(body: &str) -> Result<Report, SharingError> {
+    Report::from_canonical_json(body.as_bytes())
+        .map_err(|e| SharingError::Store(StoreError::Invalid(format!("stored report: {e}"))))
+}
+
+/// Makes deletions final on disk: moves the WAL into the main file and truncates it, so no old
+/// page with purged text stays in the `-wal` file (docs/threat-model.md, "Plaintext at rest").
+pub fn checkpoint_truncate(circle: &Circle) -> Result<(), SharingError> {
+    crash_point("retract-before-checkpoint");
+    let (busy, _, _): (i64, i64, i64) =
+        circle
+            .store
+            .conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+    if busy != 0 {
+        return Err(SharingError::Refused(
+            "the WAL checkpoint could not complete (another process holds the store open); \
+             run `debrief reindex` once it has stopped to finish the purge"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores a refused object in the bounded quarantine, keyed by SHA-256 of `bytes`.
+pub fn quarantine(
+    circle: &mut Circle,
+    bytes: &[u8],
+    reason: &str,
+    source: &str,
+    now: Timestamp,
+) -> Result<String, SharingError> {
+    let key = debrief_protocol::Sha256Digest::of(bytes).to_hex();
+    let tx = circle.store.transaction()?;
+    quarantine_insert(&tx, &key, bytes, reason, source, now.unix())?;
+    tx.commit()?;
+    Ok(key)
+}
+
+/// One quarantined object.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineEntry {
+    pub key: String,
+    pub reason: String,
+    pub source: String,
+    pub size: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub times: i64,
+}
+
+/// The quarantine, newest first.
+pub fn quarantine_list(circle: &Circle) -> Result<Vec<QuarantineEntry>, SharingError> {
+    let mut stmt = circle.store.conn().prepare(
+        "SELECT key, reason, source, length(bytes), first_seen, last_seen, times
+         FROM quarantine ORDER BY last_seen DESC, key",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(QuarantineEntry {
+            key: r.get(0)?,
+            reason: r.get(1)?,
+            source: r.get(2)?,
+            size: r.get(3)?,
+            first_seen: Timestamp::from_unix(r.get(4)?).to_string(),
+            last_seen: Timestamp::from_unix(r.get(5)?).to_string(),
+            times: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One quarantined object with its bytes, by key or unique key prefix.
+pub fn quarantine_get(
+    circle: &Circle,
+    prefix: &str,
+) -> Result<(QuarantineEntry, Vec<u8>), SharingError> {
+    let all = quarantine_list(circle)?;
+    let entry = unique(
+        all.into_iter().filter(|e| e.key.starts_with(prefix)),
+        prefix,
+        "quarantined object",
+    )?;
+    let bytes: Vec<u8> = circle.store.conn().query_row(
+        "SELECT bytes FROM quarantine WHERE key = ?1",
+        [&entry.key],
+        |r| r.get(0),
+    )?;
+    Ok((entry, bytes))
+}
+
+fn unique<T>(mut it: impl Iterator<Item = T>, prefix: &str, what: &str) -> Result<T, SharingError> {
+    let first = it
+        .next()
+        .ok_or_else(|| SharingError::Refused(format!("no {what} matches {prefix:?}")))?;
+    if it.next().is_some() {
+        return Err(SharingError::Refused(format!(
+            "{prefix:?} matches more than one {what}; give more characters"
+        )));
+    }
+    Ok(first)
+}
+
+/// What an id on the command line named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// A bundle lineage (bundle id) we hold at least one bundle of.
+    Bundle(String),
+    /// A bundle object (header id) of which we hold only the chain link.
+    LinkOnly(String),
+}
+
+/// Resolves a bundle id, object (header) id, or a unique prefix of either (at least 4 hex
+/// characters).
+pub fn resolve_id(circle: &Circle, text: &str) -> Result<Resolved, SharingError> {
+    let p = text.trim().to_ascii_lowercase();
+    if p.len() < 4 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(SharingError::Refused(format!(
+            "{text:?} is not an id: give a bundle id or at least its first 4 hex characters"
+        )));
+    }
+    let like = format!("{p}%");
+    let conn = circle.store.conn();
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    let mut stmt =
+        conn.prepare("SELECT DISTINCT bundle_id FROM bundles WHERE bundle_id LIKE ?1")?;
+    for r in stmt.query_map([&like], |r| r.get::<_, String>(0))? {
+        found.insert(r?);
+    }
+    let mut stmt = conn.prepare("SELECT bundle_id FROM bundles WHERE header_id LIKE ?1")?;
+    for r in stmt.query_map([&like], |r| r.get::<_, String>(0))? {
+        found.insert(r?);
+    }
+    if found.len() > 1 {
+        return Err(SharingError::Refused(format!(
+            "{text:?} matches {} bundles; give more characters",
+            found.len()
+        )));
+    }
+    if let Some(b) = found.into_iter().next() {
+        return Ok(Resolved::Bundle(b));
+    }
+    let links: Vec<String> = conn
+        .prepare("SELECT header_id FROM links WHERE header_id LIKE ?1")?
+        .query_map([&like], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    match links.len() {
+        1 => Ok(Resolved::LinkOnly(
+            links.into_iter().next().unwrap_or_default(),
+        )),
+        0 => Err(SharingError::Refused(format!(
+            "no bundle with id {text:?} is held in this circle (`debrief list` shows what is)"
+        ))),
+        n => Err(SharingError::Refused(format!(
+            "{text:?} matches {n} bundles; give more characters"
+        ))),
+    }
+}
+
+/// What to share: a report (or text) and its audience.
+#[derive(Debug, Clone)]
+pub struct ShareRequest {
+    pub kind: BundleKind,
+    /// The header id of the target, for every kind but `report`.
+    pub target: Option<EnvelopeId>,
+    pub tlp: Tlp,
+    /// Named recipients (RED only; the author is always added).
+    pub named: Vec<MemberId>,
+    pub body: BundleBody,
+    /// The lineage id: fresh for a report, retraction or comment; the target's for a revision.
+    pub bundle_id: BundleId,
+}
+
+/// The outcome of [`share`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Shared {
+    pub bundle: String,
+    pub object: String,
+    pub version: u64,
+    pub kind: BundleKind,
+    pub tlp: Tlp,
+    /// Recipients as (member id, org name), the author included.
+    pub recipients: Vec<(String, String)>,
+    /// Members admitted since this member's previous share (protocol.md §2, freshness).
+    pub newly_admitted: Vec<(String, String)>,
+}
+
+/// Seals and stores a new bundle of ours: the next link of our author chain, checked by the
+/// same [`accept_bundle`] that checks everyone else's bundles.
+pub fn share(
+    circle: &mut Circle,
+    me: &MemberId,
+    signer: &dyn Signer,
+    identities: &[age::x25519::Identity],
+    req: ShareRequest,
+    now: Timestamp,
+) -> Result<Shared, SharingError> {
+    let fresh = circle
+        .fresh_as_of(me, now)
+        .map_err(|e| SharingError::Refused(e.to_string()))?;
+    let Some(fresh) = fresh else {
+        return Err(SharingError::Refused(
+            "this node has no evidence that its roster is current (no checkpoint or head \
+             comparison yet): sync with a peer or import a checkpoint, then retry"
+                .into(),
+        ));
+    };
+    let (seq, prev): (i64, Option<String>) = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT author_seq, link_id FROM links WHERE author = ?1
+             ORDER BY author_seq DESC LIMIT 1",
+            [me.as_str()],
+            |r| Ok((r.get(0)?, Some(r.get(1)?))),
+        )
+        .optional()?
+        .unwrap_or((0, None));
+    let prev = prev
+        .map(|p| p.parse::<EnvelopeId>())
+        .transpose()
+        .map_err(|e| StoreError::Invalid(format!("stored link id: {e}")))?;
+    let target =
+        match req.target {
+            Some(t) => Some(target_info(circle, &t)?.ok_or_else(|| {
+                SharingError::Refused(format!("the target bundle {t} is not held"))
+            })?),
+            None => None,
+        };
+    let object = bundle::seal(SealRequest {
+        roster: &circle.roster,
+        roster_fresh_as_of: fresh,
+        max_roster_age_secs: circle.roster.policy().max_roster_age_secs,
+        author: me.clone(),
+        signer,
+        author_seq: seq as u64 + 1,
+        prev_link: prev,
+        bundle_id: req.bundle_id,
+        kind: req.kind,
+        target: target.as_ref(),
+        tlp: req.tlp,
+        named: req.named,
+        body: req.body,
+        now,
+    })?;
+    let header: BundleHeader = object
+        .header()
+        .unverified_payload()
+        .map_err(|e| SharingError::Refused(e.to_string()))?;
+    accept_bundle(circle, me, identities, object.as_bytes(), now)?;
+    let name = |m: &MemberId| {
+        circle
+            .roster
+            .member(m)
+            .map_or_else(|| "(former member)".to_owned(), |x| x.org.clone())
+    };
+    let recipients = header
+        .recipients
+        .iter()
+        .map(|r| (r.member.to_string(), name(&r.member)))
+        .collect();
+    let last: Option<String> = circle.store.meta("last_share_roster_seq")?;
+    let mut newly_admitted = Vec::new();
+    if let Some(last) = last.and_then(|s| s.parse::<u64>().ok()) {
+        let before: BTreeSet<MemberId> = circle
+            .roster
+            .members_at(last)
+            .into_iter()
+            .map(|m| m.member)
+            .collect();
+        for m in circle.roster.members_at(header.roster.seq) {
+            if !before.contains(&m.member) {
+                newly_admitted.push((m.member.to_string(), m.org));
+            }
+        }
+    }
+    let tx = circle.store.transaction()?;
+    crate::store::circle::set_meta(&tx, "last_share_roster_seq", &header.roster.seq.to_string())?;
+    tx.commit()?;
+    Ok(Shared {
+        bundle: header.bundle.to_hex(),
+        object: object.id().to_hex(),
+        version: header.version,
+        kind: header.kind,
+        tlp: header.tlp,
+        recipients,
+        newly_admitted,
+    })
+}
+
+/// A fresh random bundle id.
+pub fn new_bundle_id() -> BundleId {
+    use rand::RngCore as _;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    BundleId(b)
+}
+
+/// Converts a report's TLP label to the bundle's (same spellings).
+pub fn bundle_tlp(t: report::Tlp) -> Tlp {
+    match t {
+        report::Tlp::Clear => Tlp::Clear,
+        report::Tlp::Green => Tlp::Green,
+        report::Tlp::Amber => Tlp::Amber,
+        report::Tlp::AmberStrict => Tlp::AmberStrict,
+        report::Tlp::Red => Tlp::Red,
+    }
+}
+
+/// The latest version of a report lineage: (header id, header).
+pub fn latest_version(
+    circle: &Circle,
+    bundle_id: &str,
+) -> Result<(EnvelopeId, BundleHeader), SharingError> {
+    let id: Option<String> = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT header_id FROM bundles WHERE bundle_id = ?1
+             AND kind IN ('report', 'revision') ORDER BY version DESC LIMIT 1",
+            [bundle_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let id = id.ok_or_else(|| {
+        SharingError::Refused(format!(
+            "bundle {bundle_id} is not a report this node holds"
+        ))
+    })?;
+    let id: EnvelopeId = id
+        .parse()
+        .map_err(|e| StoreError::Invalid(format!("stored header id: {e}")))?;
+    let h = stored_header(circle, &id)?
+        .ok_or_else(|| SharingError::Refused(format!("bundle {bundle_id} is not held")))?;
+    Ok((id, h))
+}
+
+/// Shares a new version of our own report (protocol.md §3.16: same bundle id, version + 1, to
+/// the same audience).
+pub fn revise(
+    circle: &mut Circle,
+    me: &MemberId,
+    signer: &dyn Signer,
+    identities: &[age::x25519::Identity],
+    bundle_id: &str,
+    report: &Report,
+    now: Timestamp,
+) -> Result<Shared, SharingError> {
+    let (target, h) = latest_version(circle, bundle_id)?;
+    if &h.author != me {
+        return Err(SharingError::Refused(format!(
+            "only the author of a report may revise it; {bundle_id} is by {}",
+            h.author
+        )));
+    }
+    if retracted(circle, bundle_id)? {
+        return Err(SharingError::Refused(format!("{bundle_id} was retracted")));
+    }
+    let tlp = bundle_tlp(report.tlp);
+    if tlp != h.tlp {
+        return Err(SharingError::Refused(format!(
+            "a revision keeps its report's TLP ({}); the new file says {tlp}: share it as a new \
+             report to change the audience",
+            h.tlp
+        )));
+    }
+    let body = report_body(report)?;
+    let named = named_of(&h, me);
+    share(
+        circle,
+        me,
+        signer,
+        identities,
+        ShareRequest {
+            kind: BundleKind::Revision,
+            target: Some(target),
+            tlp,
+            named,
+            body,
+            bundle_id: h.bundle,
+        },
+        now,
+    )
+}
+
+/// Retracts our own report (protocol.md §3.30): a signed notice to every reader any version
+/// had; the body is purged here at once, and on every node the notice reaches.
+pub fn retract(
+    circle: &mut Circle,
+    me: &MemberId,
+    signer: &dyn Signer,
+    identities: &[age::x25519::Identity],
+    bundle_id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Shared, SharingError> {
+    let (target, h) = latest_version(circle, bundle_id)?;
+    if &h.author != me {
+        return Err(SharingError::Refused(format!(
+            "only the author of a report may retract it; {bundle_id} is by {}",
+            h.author
+        )));
+    }
+    if retracted(circle, bundle_id)? {
+        return Err(SharingError::Refused(format!(
+            "{bundle_id} is already retracted"
+        )));
+    }
+    let named = if h.tlp == Tlp::Red {
+        let info = target_info(circle, &target)?
+            .ok_or_else(|| SharingError::Refused("target vanished".into()))?;
+        let (seq, _) = circle.roster.head();
+        info.lineage_recipients
+            .into_iter()
+            .filter(|m| m != me && circle.roster.member_at(seq, m).is_some())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    share(
+        circle,
+        me,
+        signer,
+        identities,
+        ShareRequest {
+            kind: BundleKind::Retraction,
+            target: Some(target),
+            tlp: h.tlp,
+            named,
+            body: BundleBody::Text(reason.to_owned()),
+            bundle_id: new_bundle_id(),
+        },
+        now,
+    )
+}
+
+/// Comments on a report (or on a comment): to the parent's audience (protocol.md §3.26, a subset
+/// of its recipients).
+pub fn comment(
+    circle: &mut Circle,
+    me: &MemberId,
+    signer: &dyn Signer,
+    identities: &[age::x25519::Identity],
+    bundle_id: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<Shared, SharingError> {
+    let (target, h) = match latest_version(circle, bundle_id) {
+        Ok(x) => x,
+        Err(_) => {
+            // A comment: its own (only) bundle.
+            let id: String = circle
+                .store
+                .conn()
+                .query_row(
+                    "SELECT header_id FROM bundles WHERE bundle_id = ?1 AND kind = 'comment'",
+                    [bundle_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| {
+                    SharingError::Refused(format!("{bundle_id} is not a report or comment"))
+                })?;
+            let id: EnvelopeId = id
+                .parse()
+                .map_err(|e| StoreError::Invalid(format!("stored header id: {e}")))?;
+            let h = stored_header(circle, &id)?
+                .ok_or_else(|| SharingError::Refused("comment vanished".into()))?;
+            (id, h)
+        }
+    };
+    let (seq, _) = circle.roster.head();
+    let named: Vec<MemberId> = if h.tlp == Tlp::Red {
+        h.recipient_members()
+            .into_iter()
+            .filter(|m| m != me && circle.roster.member_at(seq, m).is_some())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !h.is_recipient(me) {
+        return Err(SharingError::Refused(
+            "you cannot comment on what you cannot read".into(),
+        ));
+    }
+    share(
+        circle,
+        me,
+        signer,
+        identities,
+        ShareRequest {
+            kind: BundleKind::Comment,
+            target: Some(target),
+            tlp: h.tlp,
+            named,
+            body: BundleBody::Text(text.to_owned()),
+            bundle_id: new_bundle_id(),
+        },
+        now,
+    )
+}
+
+fn named_of(h: &BundleHeader, me: &MemberId) -> Vec<MemberId> {
+    if h.tlp == Tlp::Red {
+        h.recipient_members()
+            .into_iter()
+            .filter(|m| m != me)
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The body of a report bundle: the report's canonical JSON as a value.
+pub fn report_body(report: &Report) -> Result<BundleBody, SharingError> {
+    let bytes = report
+        .to_canonical_json()
+        .map_err(|e| SharingError::Refused(format!("cannot encode the report: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| SharingError::Refused(format!("cannot encode the report: {e}")))?;
+    Ok(BundleBody::Report(value))
+}
+
+/// Whether a lineage was retracted.
+pub fn retracted(circle: &Circle, bundle_id: &str) -> Result<bool, SharingError> {
+    Ok(circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT retracted_at IS NOT NULL FROM reports WHERE bundle_id = ?1",
+            [bundle_id],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// Rebuilds the plaintext cache, the search index and the derived tables from the stored signed
+/// bytes and the keystore. Never restores a retracted lineage's body. Returns how many bundles
+/// were decrypted.
+pub fn reindex(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    now: Timestamp,
+) -> Result<usize, SharingError> {
+    let rows: Vec<(String, String, String, Parts)> = circle
+        .store
+        .conn()
+        .prepare(
+            "SELECT b.header_id, b.bundle_id, b.kind, l.envelope, b.header, b.ciphertext
+             FROM bundles b JOIN links l ON l.header_id = b.header_id
+             WHERE b.readable = 1 ORDER BY b.ingest_seq",
+        )?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                (r.get(3)?, r.get(4)?, r.get(5)?),
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let retracted_lineages: BTreeSet<String> = circle
+        .store
+        .conn()
+        .prepare("SELECT bundle_id FROM reports WHERE retracted_at IS NOT NULL")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    let mut opened = Vec::new();
+    for (header_id, bundle_id, kind, (link, header, ct)) in rows {
+        if retracted_lineages.contains(&bundle_id) && kind != "retraction" && kind != "comment" {
+            continue;
+        }
+        let obj = object_from_parts(&link, &header, ct)?;
+        let o = bundle::open(&obj, &circle.roster, me, identities, now)?;
+        opened.push((header_id, bundle_id, o.content().value().clone()));
+    }
+    let tx = circle.store.transaction()?;
+    tx.execute("DELETE FROM search_index", [])?;
+    tx.execute("DELETE FROM report_factors", [])?;
+    tx.execute("DELETE FROM report_actions", [])?;
+    tx.execute("DELETE FROM plaintext", [])?;
+    let mut lineages = BTreeSet::new();
+    for (header_id, bundle_id, content) in &opened {
+        let id: EnvelopeId = header_id
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("stored header id: {e}")))?;
+        insert_plaintext(&tx, &id, content)?;
+        lineages.insert(match (&content.kind, &content.target) {
+            (BundleKind::Retraction, Some(t)) => t.bundle.to_hex(),
+            _ => bundle_id.clone(),
+        });
+    }
+    for l in &lineages {
+        refresh_lineage(&tx, l)?;
+    }
+    tx.commit()?;
+    checkpoint_truncate(circle)?;
+    Ok(opened.len())
+}
+
+fn object_from_parts(
+    link: &[u8],
+    header: &[u8],
+    ct: Vec<u8>,
+) -> Result<BundleObject, SharingError> {
+    let bad =
+        |e: debrief_protocol::EnvelopeError| StoreError::Invalid(format!("stored envelope: {e}"));
+    Ok(BundleObject::new(
+        Envelope::from_json(link).map_err(bad)?,
+        Envelope::from_json(header).map_err(bad)?,
+        ct,
+    ))
+}
+
+/// Bundle objects for export (JSON Lines, DESIGN §3), in ingest order so targets come before
+/// what acts on them. `lineages` limits the export to those bundle ids and every bundle that
+/// targets them (revisions, retractions, comments); empty means everything held.
+pub fn export_objects(
+    circle: &Circle,
+    lineages: &[String],
+) -> Result<Vec<BundleObject>, SharingError> {
+    let rows: Vec<(String, String, Option<String>, Parts)> = circle
+        .store
+        .conn()
+        .prepare(
+            "SELECT b.bundle_id, b.kind, b.target_bundle, l.envelope, b.header, b.ciphertext
+             FROM bundles b JOIN links l ON l.header_id = b.header_id ORDER BY b.ingest_seq",
+        )?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                (r.get(3)?, r.get(4)?, r.get(5)?),
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut wanted: BTreeSet<String> = lineages.iter().cloned().collect();
+    let mut out = Vec::new();
+    for (bundle_id, _kind, target, (link, header, ct)) in rows {
+        if !lineages.is_empty() {
+            let hit =
+                wanted.contains(&bundle_id) || target.as_ref().is_some_and(|t| wanted.contains(t));
+            if !hit {
+                continue;
+            }
+            // Replies to comments of a wanted lineage follow them.
+            wanted.insert(bundle_id.clone());
+        }
+        out.push(object_from_parts(&link, &header, ct)?);
+    }
+    Ok(out)
+}
+
+/// The outcome of importing one line of an export file.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum ImportLine {
+    Accepted {
+        line: usize,
+        accepted: Accepted,
+    },
+    Quarantined {
+        line: usize,
+        key: String,
+        reason: String,
+    },
+    /// Names a roster seq beyond ours (protocol.md §3.4): import again after a roster sync.
+    Deferred {
+        line: usize,
+        reason: String,
+    },
+}
+
+/// Imports a JSON Lines file of bundle objects: each line is accepted, recognised as held, or
+/// quarantined with its reason; one bad line never stops the others.
+pub fn import_objects(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    data: &[u8],
+    source: &str,
+    now: Timestamp,
+) -> Result<Vec<ImportLine>, SharingError> {
+    let mut out = Vec::new();
+    for (i, line) in data.split(|b| *b == b'\n').enumerate() {
+        let line_no = i + 1;
+        let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+        if trimmed.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match accept_bundle(circle, me, identities, trimmed, now) {
+            Ok(a) => out.push(ImportLine::Accepted {
+                line: line_no,
+                accepted: a,
+            }),
+            Err(SharingError::Store(e)) => return Err(SharingError::Store(e)),
+            // protocol.md §3.4: not a bad bundle, only one from a roster we have not reached
+            // yet; it is not quarantined and is accepted once the roster is synced.
+            Err(SharingError::Rejected(e @ BundleError::RosterBehind { .. })) => {
+                out.push(ImportLine::Deferred {
+                    line: line_no,
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                let key = quarantine(
+                    circle,
+                    trimmed,
+                    &reason,
+                    &format!("{source}:{line_no}"),
+                    now,
+                )?;
+                out.push(ImportLine::Quarantined {
+                    line: line_no,
+                    key,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One feed entry for a peer: a bundle header it may see, with its ingest cursor.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    pub ingest_seq: i64,
+    pub object: EnvelopeId,
+    pub header: Envelope,
+}
+
+/// Chain links stored after `cursor` (ingest seq), oldest first, at most `limit`. Every member
+/// may see every link (protocol.md §3).
+pub fn links_after(
+    circle: &Circle,
+    cursor: i64,
+    limit: usize,
+) -> Result<Vec<(i64, Envelope)>, SharingError> {
+    let rows: Vec<(i64, Vec<u8>)> = circle
+        .store
+        .conn()
+        .prepare("SELECT ingest_seq, envelope FROM links WHERE ingest_seq > ?1 ORDER BY ingest_seq LIMIT ?2")?
+        .query_map(params![cursor, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(s, b)| {
+            Envelope::from_json(&b)
+                .map(|e| (s, e))
+                .map_err(|e| SharingError::Store(StoreError::Invalid(format!("stored link: {e}"))))
+        })
+        .collect()
+}
+
+/// Headers stored after `cursor` that `viewer` may see (RED only to its recipients), oldest
+/// first, at most `limit`, and the cursor to resume from (the last row looked at, so hidden rows
+/// are not scanned again).
+pub fn feed_after(
+    circle: &Circle,
+    viewer: &MemberId,
+    cursor: i64,
+    limit: usize,
+) -> Result<(Vec<FeedEntry>, i64), SharingError> {
+    let mut next = cursor;
+    let mut out = Vec::new();
+    let mut stmt = circle.store.conn().prepare(
+        "SELECT ingest_seq, header_id, tlp, recipients, header FROM bundles
+         WHERE ingest_seq > ?1 ORDER BY ingest_seq LIMIT 500",
+    )?;
+    loop {
+        let rows: Vec<(i64, String, String, String, Vec<u8>)> = stmt
+            .query_map([next], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        if rows.is_empty() {
+            return Ok((out, next));
+        }
+        for (seq, id, tlp, recipients, header) in rows {
+            next = seq;
+            if !visible(viewer, &tlp, &recipients)? {
+                continue;
+            }
+            let bad = |e: String| SharingError::Store(StoreError::Invalid(e));
+            out.push(FeedEntry {
+                ingest_seq: seq,
+                object: id.parse().map_err(|e| bad(format!("stored id: {e}")))?,
+                header: Envelope::from_json(&header)
+                    .map_err(|e| bad(format!("stored header: {e}")))?,
+            });
+            if out.len() >= limit {
+                return Ok((out, next));
+            }
+        }
+    }
+}
+
+fn visible(viewer: &MemberId, tlp: &str, recipients: &str) -> Result<bool, SharingError> {
+    if tlp != Tlp::Red.as_str() {
+        return Ok(true);
+    }
+    let members: Vec<MemberId> = serde_json::from_str(recipients)
+        .map_err(|e| StoreError::Invalid(format!("stored recipients: {e}")))?;
+    Ok(members.contains(viewer))
+}
+
+/// The bundle object with this outer-header envelope id, if held and `viewer` may see it.
+pub fn bundle_object(
+    circle: &Circle,
+    object: &EnvelopeId,
+    viewer: &MemberId,
+) -> Result<Option<BundleObject>, SharingError> {
+    let row: Option<(String, String, Parts)> = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT b.tlp, b.recipients, l.envelope, b.header, b.ciphertext
+             FROM bundles b JOIN links l ON l.header_id = b.header_id WHERE b.header_id = ?1",
+            [object.to_hex()],
+            |r| Ok((r.get(0)?, r.get(1)?, (r.get(2)?, r.get(3)?, r.get(4)?))),
+        )
+        .optional()?;
+    let Some((tlp, recipients, (link, header, ct))) = row else {
+        return Ok(None);
+    };
+    if !visible(viewer, &tlp, &recipients)? {
+        return Ok(None);
+    }
+    Ok(Some(object_from_parts(&link, &header, ct)?))
+}
+
+/// A decrypted comment or notice body, if held.
+pub fn text_body(circle: &Circle, header_id: &str) -> Result<Option<String>, SharingError> {
+    Ok(circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT body FROM plaintext WHERE header_id = ?1 AND body_kind = 'text'",
+            [header_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// The stored report JSON of a version, if held (and not purged).
+pub fn report_of(circle: &Circle, header_id: &str) -> Result<Option<Report>, SharingError> {
+    let body: Option<String> = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT body FROM plaintext WHERE header_id = ?1 AND body_kind = 'report'",
+            [header_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    body.map(|b| report_from_body(&b)).transpose()
+}
+
+/// A stored field that is `Field<T>`: its known value or marker spelling.
+pub fn field_text<T: Serialize>(f: &Field<T>) -> String {
+    spell(f)
+}
