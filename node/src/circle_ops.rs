@@ -30,10 +30,10 @@ pub const DEFAULT_INVITE_LIFETIME_SECS: i64 = 14 * 24 * 60 * 60;
 #[derive(Debug, thiserror::Error)]
 pub enum CircleOpError {
     /// A roster rule refused the object; the message names the rule (`§2.x`).
-    #[error("{0}")]
+    #[error(transparent)]
     Rule(#[from] RosterError),
     #[error(transparent)]
-    Import(#[from] RosterImportError),
+    Import(RosterImportError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -53,6 +53,16 @@ pub enum CircleOpError {
     UnknownMember { query: String, circle: String },
     #[error("{0}")]
     Refused(String),
+}
+
+impl From<RosterImportError> for CircleOpError {
+    fn from(e: RosterImportError) -> Self {
+        match e {
+            // The rule's own message names the event and the rule; keep it as the one error.
+            RosterImportError::Rule { source, .. } => CircleOpError::Rule(source),
+            other => CircleOpError::Import(other),
+        }
+    }
 }
 
 /// What a maintainer hands a candidate (`circle invite`): everything `circle request` needs to
@@ -112,7 +122,7 @@ pub fn resolve_member(roster: &Roster, query: &str) -> Result<MemberId, CircleOp
     if let Some(m) = members.iter().find(|m| m.id.as_str() == compact) {
         return Ok(m.id.clone());
     }
-    let by_prefix: Vec<&&Member> = if compact.len() >= 4 {
+    let by_prefix: Vec<&&Member> = if !compact.is_empty() {
         members
             .iter()
             .filter(|m| m.id.as_str().starts_with(&compact))
