@@ -29,9 +29,10 @@ pub const DEFAULT_INVITE_LIFETIME_SECS: i64 = 14 * 24 * 60 * 60;
 /// Why a circle operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CircleOpError {
-    /// A roster rule refused the object; the message names the rule (`§2.x`).
-    #[error(transparent)]
-    Rule(#[from] RosterError),
+    /// A roster rule refused the object; the message names the event and the rule (`§2.x`)
+    /// and already includes its cause, so it is not chained again.
+    #[error("{0}")]
+    Rule(RosterError),
     #[error(transparent)]
     Import(RosterImportError),
     #[error(transparent)]
@@ -49,10 +50,18 @@ pub enum CircleOpError {
         query: String,
         candidates: Vec<String>,
     },
-    #[error("{query:?} names no current member of circle {circle:?} (by member id, id prefix or organisation)")]
+    #[error(
+        "{query:?} names no current member of circle {circle:?} (by member id, id prefix or organisation)"
+    )]
     UnknownMember { query: String, circle: String },
     #[error("{0}")]
     Refused(String),
+}
+
+impl From<RosterError> for CircleOpError {
+    fn from(e: RosterError) -> Self {
+        CircleOpError::Rule(e)
+    }
 }
 
 impl From<RosterImportError> for CircleOpError {
@@ -135,7 +144,7 @@ pub fn resolve_member(roster: &Roster, query: &str) -> Result<MemberId, CircleOp
         .iter()
         .filter(|m| debrief_protocol::identity::normalise_org_name(&m.org) == wanted)
         .collect();
-    let mut found: Vec<&Member> = by_prefix.into_iter().chain(by_org).map(|m| *m).collect();
+    let mut found: Vec<&Member> = by_prefix.into_iter().chain(by_org).copied().collect();
     found.sort_by(|a, b| a.id.cmp(&b.id));
     found.dedup_by(|a, b| a.id == b.id);
     match found.as_slice() {
@@ -146,7 +155,10 @@ pub fn resolve_member(roster: &Roster, query: &str) -> Result<MemberId, CircleOp
         }),
         many => Err(CircleOpError::AmbiguousMember {
             query: query.to_owned(),
-            candidates: many.iter().map(|m| format!("{} ({})", m.id, m.org)).collect(),
+            candidates: many
+                .iter()
+                .map(|m| format!("{} ({})", m.id, m.org))
+                .collect(),
         }),
     }
 }
@@ -208,9 +220,10 @@ pub fn sequence_event(
 ) -> Result<LoggedEvent, CircleOpError> {
     let at = next_at(&circle.roster, now);
     let env = circle.roster.sequence(at, body, signer, Some(now))?;
-    let (roster, _) = circle
-        .store
-        .append_roster_events(Some(&circle.roster), std::slice::from_ref(&env), now)?;
+    let (roster, _) =
+        circle
+            .store
+            .append_roster_events(Some(&circle.roster), std::slice::from_ref(&env), now)?;
     circle.roster = roster;
     circle
         .roster
@@ -302,9 +315,8 @@ pub fn check_circle_info(info: &CircleInfo, now: Timestamp) -> Result<Roster, Ci
         )));
     };
     let invite: envelope::Verified<Invite> =
-        envelope::verify(&info.invite, PayloadType::Invite, &maintainer.signing_key).map_err(
-            |e| CircleOpError::Refused(format!("§2.8 the invite refused: {e}")),
-        )?;
+        envelope::verify(&info.invite, PayloadType::Invite, &maintainer.signing_key)
+            .map_err(|e| CircleOpError::Refused(format!("§2.8 the invite refused: {e}")))?;
     let token = InviteToken::parse(&info.token)
         .ok_or_else(|| CircleOpError::Refused("the invite token is not 64 hex".into()))?;
     if token.hash() != invite.token_sha256 {
@@ -422,9 +434,13 @@ pub fn vouch(
     }
     let max = i64::try_from(circle.roster.policy().vouch_lifetime_secs).unwrap_or(i64::MAX);
     let lifetime = lifetime_secs.unwrap_or(max).min(max);
-    let v = circle
-        .roster
-        .vouch(my_id, subject, now, now.plus_seconds(lifetime), reason.to_owned());
+    let v = circle.roster.vouch(
+        my_id,
+        subject,
+        now,
+        now.plus_seconds(lifetime),
+        reason.to_owned(),
+    );
     let env = v
         .sign(me)
         .map_err(|e| CircleOpError::Refused(format!("cannot sign the vouch: {e}")))?;
@@ -511,7 +527,10 @@ pub fn pending_join_requests(circle: &Circle) -> Result<Vec<JoinRequestFile>, Ci
 }
 
 /// Pending vouches for one join request (or replacement card) id.
-pub fn pending_vouches(circle: &Circle, subject: &EnvelopeId) -> Result<Vec<Envelope>, CircleOpError> {
+pub fn pending_vouches(
+    circle: &Circle,
+    subject: &EnvelopeId,
+) -> Result<Vec<Envelope>, CircleOpError> {
     Ok(circle
         .store
         .pending(PendingKind::Vouch, Some(subject))?
@@ -624,13 +643,13 @@ pub fn apply_member_request(
     now: Timestamp,
 ) -> Result<LoggedEvent, CircleOpError> {
     require_sequencer(&circle.roster, my_id)?;
-    let claim: MemberRequest =
-        env.unverified_payload()
-            .map_err(|e| CircleOpError::Malformed {
-                what: "the member request".into(),
-                expected: "member request",
-                message: e.to_string(),
-            })?;
+    let claim: MemberRequest = env
+        .unverified_payload()
+        .map_err(|e| CircleOpError::Malformed {
+            what: "the member request".into(),
+            expected: "member request",
+            message: e.to_string(),
+        })?;
     let body = EventBody::for_member_request(&claim.change, env.clone());
     let event = sequence_event(circle, sequencer, body, now)?;
     circle.store.remove_pending(&[env.id()])?;
@@ -792,15 +811,20 @@ pub fn stored_proposal(circle: &Circle, prefix: &str) -> Result<Envelope, Circle
         .filter(|p| p.id().to_hex().starts_with(&prefix))
         .collect();
     match found.len() {
-        1 => Ok(found.into_iter().next().ok_or_else(|| {
-            CircleOpError::Refused("proposal vanished".into())
-        })?),
+        1 => Ok(found
+            .into_iter()
+            .next()
+            .ok_or_else(|| CircleOpError::Refused("proposal vanished".into()))?),
         0 => Err(CircleOpError::Refused(format!(
             "no stored proposal has an id starting with {prefix:?}"
         ))),
         _ => Err(CircleOpError::Refused(format!(
             "{prefix:?} matches several proposals: {}",
-            found.iter().map(|p| p.id().to_hex()).collect::<Vec<_>>().join(", ")
+            found
+                .iter()
+                .map(|p| p.id().to_hex())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -886,7 +910,10 @@ pub fn checkpoint_due(circle: &Circle) -> Result<bool, CircleOpError> {
 pub enum CheckpointOutcome {
     Stored,
     /// It names a different head for a seq we hold: the fork proof is stored, the circle frozen.
-    Forked { seq: u64, proof_id: String },
+    Forked {
+        seq: u64,
+        proof_id: String,
+    },
 }
 
 /// Verifies and stores a checkpoint (protocol.md §2.14); a conflicting one yields a fork proof.
@@ -984,6 +1011,9 @@ pub fn import_log(
         }
         Err(e) => return Err(e.into()),
     };
+    // Fork proofs spread like roster events (protocol.md §2.15): each is checked on its own
+    // sequencer signatures; a new, unresolved one freezes the circle.
+    let mut newly_frozen = None;
     for env in fork_proofs {
         let proof: ForkProof = env
             .unverified_payload()
@@ -992,11 +1022,17 @@ pub fn import_log(
                 expected: "fork proof",
                 message: e.to_string(),
             })?;
+        let was_frozen = circle.roster.unresolved_forks().len();
         let id = record_fork(circle, &proof, reporter, now)?;
-        return Ok(ImportOutcome::Forked {
-            seq: proof.seq,
-            proof_id: id,
-        });
+        if circle.roster.unresolved_forks().len() > was_frozen && newly_frozen.is_none() {
+            newly_frozen = Some(ImportOutcome::Forked {
+                seq: proof.seq,
+                proof_id: id,
+            });
+        }
+    }
+    if let Some(forked) = newly_frozen {
+        return Ok(forked);
     }
     for env in checkpoints {
         match accept_checkpoint(circle, env, reporter, now) {
@@ -1042,7 +1078,11 @@ pub fn describe_event(roster: &Roster, event: &LoggedEvent) -> String {
             QuorumAction::SetRole { member, maintainer } => format!(
                 "{} is {} ({signers} signatures)",
                 org(&member),
-                if maintainer { "a maintainer" } else { "no longer a maintainer" }
+                if maintainer {
+                    "a maintainer"
+                } else {
+                    "no longer a maintainer"
+                }
             ),
             QuorumAction::ChangePolicy { policy } => format!(
                 "policy: {} vouches, quorum {} ({signers} signatures)",
@@ -1051,7 +1091,11 @@ pub fn describe_event(roster: &Roster, event: &LoggedEvent) -> String {
             QuorumAction::SetSequencer { member, resolves } => format!(
                 "sequencer is now {}{} ({signers} signatures)",
                 org(&member),
-                if resolves.is_some() { ", resolving a fork" } else { "" }
+                if resolves.is_some() {
+                    ", resolving a fork"
+                } else {
+                    ""
+                }
             ),
             QuorumAction::ReplaceKeys { member, .. } => {
                 format!("keys of {} replaced ({signers} signatures)", org(&member))

@@ -353,8 +353,9 @@ pub fn run(
             let mut c = node.circle(circle, t)?;
             let file: ops::JoinRequestFile = read_json(&request, "join request file")?;
             let vouches = read_envelopes(&vouches)?;
-            let event = ops::admit(&mut c, me, &my_id, &file, &vouches, t)
-                .with_context(|| format!("{}: not admitted; nothing was stored", request.display()))?;
+            let event = ops::admit(&mut c, me, &my_id, &file, &vouches, t).with_context(|| {
+                format!("{}: not admitted; nothing was stored", request.display())
+            })?;
             println!(
                 "Roster event {}: {}",
                 event.seq,
@@ -389,7 +390,12 @@ pub fn run(
                 bail!("the policy would not change; pass at least one flag with a new value");
             }
             new.check(c.roster.head_seq() + 1)?;
-            proposal_made(&mut c, &node, QuorumAction::ChangePolicy { policy: new }, &out)
+            proposal_made(
+                &mut c,
+                &node,
+                QuorumAction::ChangePolicy { policy: new },
+                &out,
+            )
         }
         CircleCommand::Sequencer {
             member,
@@ -407,7 +413,9 @@ pub fn run(
                         .iter()
                         .find(|f| f.id().to_hex().starts_with(&prefix.to_ascii_lowercase()))
                         .cloned()
-                        .with_context(|| format!("no unresolved fork proof starts with {prefix:?}"))?;
+                        .with_context(|| {
+                            format!("no unresolved fork proof starts with {prefix:?}")
+                        })?;
                     Some(Box::new(proof))
                 }
             };
@@ -573,7 +581,10 @@ fn print_proposal(env: &Envelope, status: &ops::QuorumStatus) {
             .join(", ")
     );
     if status.is_met() {
-        println!("  quorum met: the sequencer runs `debrief circle apply {}`", env.id());
+        println!(
+            "  quorum met: the sequencer runs `debrief circle apply {}`",
+            env.id()
+        );
     } else {
         println!("  other maintainers run `debrief circle cosign` on it");
     }
@@ -641,7 +652,14 @@ fn request(
     println!("Circle {:?}", roster.name());
     println!("  circle id: {}", grouped_id(&roster.circle_id().to_hex()));
     println!("  (confirm this id with the maintainer out of band)");
-    println!("  members: {}", roster.members().map(|m| m.org.as_str()).collect::<Vec<_>>().join(", "));
+    println!(
+        "  members: {}",
+        roster
+            .members()
+            .map(|m| m.org.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("--- charter ---");
     println!("{}", roster.charter());
     println!("--- end of charter ---");
@@ -915,7 +933,7 @@ fn log(circle: &Circle, json: bool) -> anyhow::Result<()> {
 fn print_members(circle: &Circle) {
     let r = &circle.roster;
     let mut members: Vec<_> = r.members().collect();
-    members.sort_by(|a, b| a.org.to_lowercase().cmp(&b.org.to_lowercase()));
+    members.sort_by_key(|m| m.org.to_lowercase());
     println!("  members ({}):", members.len());
     for m in members {
         let roles: Vec<String> = r

@@ -174,7 +174,10 @@ impl CircleStore {
                 StoreError::Invalid(format!("stored fork proof {} is unreadable: {e}", env.id()))
             })?;
             roster.record_fork_proof(&proof).map_err(|e| {
-                StoreError::Invalid(format!("stored fork proof {} no longer verifies: {e}", env.id()))
+                StoreError::Invalid(format!(
+                    "stored fork proof {} no longer verifies: {e}",
+                    env.id()
+                ))
             })?;
         }
         Ok(roster)
@@ -309,14 +312,17 @@ impl CircleStore {
             "SELECT object_id, subject, envelope, received_at FROM pending
              WHERE kind = ?1 AND (?2 IS NULL OR subject = ?2) ORDER BY received_at, object_id",
         )?;
-        let rows = stmt.query_map(params![kind.as_str(), subject.map(EnvelopeId::to_hex)], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?;
+        let rows = stmt.query_map(
+            params![kind.as_str(), subject.map(EnvelopeId::to_hex)],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
+        )?;
         let mut out = Vec::new();
         for row in rows {
             let (id, subject, bytes, at) = row?;
@@ -381,7 +387,9 @@ impl CircleStore {
         let mut stmt = self
             .conn
             .prepare("SELECT proposal_id, envelope FROM proposals ORDER BY updated_at DESC")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (id, bytes) = row?;
@@ -394,8 +402,10 @@ impl CircleStore {
 
     /// Forgets a proposal once applied.
     pub fn remove_proposal(&self, id: &EnvelopeId) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM proposals WHERE proposal_id = ?1", [id.to_hex()])?;
+        self.conn.execute(
+            "DELETE FROM proposals WHERE proposal_id = ?1",
+            [id.to_hex()],
+        )?;
         Ok(())
     }
 
@@ -448,7 +458,13 @@ impl CircleStore {
             .query_row(
                 "SELECT seq, at, expires FROM checkpoints ORDER BY at DESC, seq DESC LIMIT 1",
                 [],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
             )
             .optional()?
             .map(|(seq, at, exp)| {
@@ -497,13 +513,17 @@ impl CircleStore {
 
     fn envelopes(&self, sql: &str) -> Result<Vec<Envelope>, StoreError> {
         let mut stmt = self.conn.prepare(sql)?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (id, bytes) = row?;
-            out.push(Envelope::from_json(&bytes).map_err(|e| {
-                StoreError::Invalid(format!("stored object {id} is corrupt: {e}"))
-            })?);
+            out.push(
+                Envelope::from_json(&bytes).map_err(|e| {
+                    StoreError::Invalid(format!("stored object {id} is corrupt: {e}"))
+                })?,
+            );
         }
         Ok(out)
     }
