@@ -616,6 +616,87 @@ pub fn request_change(
     submit_member_request(circle, me, my_id, env, now)
 }
 
+/// Accepts another member's signed request into `pending` (what a node does when a member
+/// posts one for the sequencer): it must pass every check the sequencer will run on it
+/// (protocol.md §2.10, §2.11, §2.13) against the current roster.
+pub fn accept_member_request(
+    circle: &mut Circle,
+    env: &Envelope,
+    now: Timestamp,
+) -> Result<EnvelopeId, CircleOpError> {
+    let claim: MemberRequest = env
+        .unverified_payload()
+        .map_err(|e| CircleOpError::Malformed {
+            what: "the member request".into(),
+            expected: "member request",
+            message: e.to_string(),
+        })?;
+    let body = EventBody::for_member_request(&claim.change, env.clone());
+    // The same checks the sequencer's event will get, on an unsigned draft: only the
+    // sequencer signature is missing, so §2.5 is the one rule not judged here.
+    let draft = circle.roster.next_event(next_at(&circle.roster, now), body);
+    let member = require_member(&circle.roster, &claim.member).map_err(|_| {
+        match circle.roster.departure(&claim.member) {
+            Some(d) => CircleOpError::Refused(format!(
+                "§2.13 {} {} at roster seq {}; nothing is accepted for it",
+                claim.member, d.how, d.seq
+            )),
+            None => {
+                CircleOpError::Refused(format!("§2.13 {} is not a current member", claim.member))
+            }
+        }
+    })?;
+    let v: envelope::Verified<MemberRequest> =
+        envelope::verify(env, PayloadType::MemberRequest, &member.signing_key).map_err(|e| {
+            CircleOpError::Refused(format!(
+                "§2.10 the request is not signed by the current key of {} ({e})",
+                claim.member
+            ))
+        })?;
+    if v.circle != circle.roster.circle_id() {
+        return Err(CircleOpError::Refused(format!(
+            "§2.4 the request is for circle {}, not {}",
+            v.circle,
+            circle.roster.circle_id()
+        )));
+    }
+    if v.counter <= member.last_counter {
+        return Err(CircleOpError::Refused(format!(
+            "§2.10 request counter {} of {} is not above the last applied counter {}",
+            v.counter, v.member, member.last_counter
+        )));
+    }
+    if v.expires <= draft.at {
+        return Err(CircleOpError::Refused(format!(
+            "§2.10 the request of {} expired on {}",
+            v.member, v.expires
+        )));
+    }
+    circle
+        .store
+        .put_pending(PendingKind::MemberRequest, env, None, &[], now)?;
+    Ok(env.id())
+}
+
+/// Accepts a quorum proposal (with any number of cosignatures) into the proposal store, after
+/// checking its signatures against current maintainers' current keys (protocol.md §2.12).
+pub fn accept_proposal(
+    circle: &mut Circle,
+    env: &Envelope,
+    now: Timestamp,
+) -> Result<QuorumStatus, CircleOpError> {
+    let proposal = read_proposal(env)?;
+    let status = quorum_status(&circle.roster, env)?;
+    if proposal.expires <= now {
+        return Err(CircleOpError::Refused(format!(
+            "§2.12 the proposal expired on {}",
+            proposal.expires
+        )));
+    }
+    circle.store.put_proposal(env, proposal.expires, now)?;
+    Ok(status)
+}
+
 /// Submits a signed member request: applied at once if this node sequences, else stored.
 pub fn submit_member_request(
     circle: &mut Circle,
@@ -801,13 +882,24 @@ pub fn cosign(
     Ok((env, status))
 }
 
-/// Finds a stored proposal by id or unique id prefix.
+/// Finds a stored proposal, or a pending member request, by id or unique id prefix.
 pub fn stored_proposal(circle: &Circle, prefix: &str) -> Result<Envelope, CircleOpError> {
     let prefix = prefix.trim().to_ascii_lowercase();
+    if prefix.is_empty() {
+        return Err(CircleOpError::Refused(
+            "give a proposal file or id prefix".into(),
+        ));
+    }
+    let requests = circle
+        .store
+        .pending(PendingKind::MemberRequest, None)?
+        .into_iter()
+        .map(|p| p.envelope);
     let found: Vec<Envelope> = circle
         .store
         .proposals()?
         .into_iter()
+        .chain(requests)
         .filter(|p| p.id().to_hex().starts_with(&prefix))
         .collect();
     match found.len() {
@@ -899,10 +991,15 @@ pub fn issue_checkpoint(
     Ok(env)
 }
 
-/// Whether the sequencer owes a checkpoint now (policy.checkpoint_interval_secs).
-pub fn checkpoint_due(circle: &Circle) -> Result<bool, CircleOpError> {
-    let last = circle.store.latest_checkpoint()?.map(|(_, at, _)| at);
-    Ok(circle.roster.checkpoint_due(last, crate::node::now()))
+/// Whether the sequencer owes a checkpoint at `now`: none yet for the current head, or the
+/// last one is older than `policy.checkpoint_interval_secs` (protocol.md §2.14).
+pub fn checkpoint_needed(circle: &Circle, now: Timestamp) -> Result<bool, CircleOpError> {
+    Ok(match circle.store.latest_checkpoint()? {
+        None => true,
+        Some((seq, at, _)) => {
+            seq != circle.roster.head_seq() || circle.roster.checkpoint_due(Some(at), now)
+        }
+    })
 }
 
 /// What accepting a checkpoint did.

@@ -158,7 +158,8 @@ pub enum CircleCommand {
     },
     /// As the sequencer: sign a checkpoint of the head.
     Checkpoint,
-    /// Write this circle's signed roster log to FILE, for `circle import` on another node.
+    /// Write this circle's signed roster log (with checkpoints and fork proofs) to FILE, for
+    /// `circle import` on another node. The sequencer adds a checkpoint of the head if due.
     Export {
         /// Where to write the log (JSON).
         file: PathBuf,
@@ -504,7 +505,18 @@ pub fn run(
             );
             Ok(())
         }
-        CircleCommand::Export { file, force } => export(&node.circle(circle, t)?, &file, force),
+        CircleCommand::Export { file, force } => {
+            let mut c = node.circle(circle, t)?;
+            // The sequencer's export carries a checkpoint of the head, so the nodes that import
+            // it can confirm their roster is fresh (protocol.md §2.14).
+            if ops::is_sequencer(&c.roster, &my_id)
+                && c.roster.unresolved_forks().is_empty()
+                && ops::checkpoint_needed(&c, t)?
+            {
+                ops::issue_checkpoint(&mut c, me, &my_id, t)?;
+            }
+            export(&c, &file, force)
+        }
         CircleCommand::Import { file, name } => import(&node, circle, &file, name),
         CircleCommand::Status => status(&node, &node.circle(circle, t)?),
         CircleCommand::Log { json } => log(&node.circle(circle, t)?, json),
