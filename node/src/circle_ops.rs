@@ -1246,3 +1246,140 @@ pub fn describe_event(roster: &Roster, event: &LoggedEvent) -> String {
         | EventBody::ReplaceKeys { proposal, .. } => action(proposal),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::home::Home;
+    use crate::node::{Node, now};
+    use debrief_keys::Passphrase;
+    use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
+    use debrief_protocol::roster::Policy;
+    use zeroize::Zeroizing;
+
+    fn node(dir: &std::path::Path, org: &str) -> Node {
+        let profile = OrgProfile {
+            industry: Industry::Saas,
+            size_band: SizeBand::M,
+            region: Region::Europe,
+        };
+        let pass = Passphrase::new(Zeroizing::new("correct horse".to_owned())).unwrap();
+        Node::init(Home::at(dir), org, profile, None, pass, Some(10), now()).unwrap()
+    }
+
+    #[test]
+    fn member_requests_from_others_wait_then_apply_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = node(&dir.path().join("a"), "Alpha");
+        let b = node(&dir.path().join("b"), "Beta");
+        let t = now();
+        let card = b.signed_card(t).unwrap();
+        let mut ca = a
+            .create_circle("ops", "Be kind.", Policy::default(), vec![card], t)
+            .unwrap();
+        let events = ca.store.roster_envelopes().unwrap();
+        let mut cb = b.add_circle("ops", &events, t).unwrap();
+        let (a_id, b_id) = (a.identity().member_id(), b.identity().member_id());
+
+        // Grouped ids and org names resolve; "db1" is ambiguous.
+        assert_eq!(resolve_member(&ca.roster, &b_id.grouped()).unwrap(), b_id);
+        assert_eq!(resolve_member(&ca.roster, "  BETA ").unwrap(), b_id);
+        assert!(matches!(
+            resolve_member(&ca.roster, "db1"),
+            Err(CircleOpError::AmbiguousMember { candidates, .. }) if candidates.len() == 2
+        ));
+
+        let change = MemberChange::SetDenyTerms {
+            terms: vec!["beta-secret".into()],
+        };
+        let Submitted::Pending(env) =
+            request_change(&mut cb, b.identity(), &b_id, change, t).unwrap()
+        else {
+            panic!("B does not sequence");
+        };
+        accept_member_request(&mut ca, &env, t).unwrap();
+        let id = env.id().to_hex();
+        let found = stored_proposal(&ca, &id[..10]).unwrap();
+        assert_eq!(found, env);
+        let event = apply_member_request(&mut ca, a.identity(), &a_id, &found, t).unwrap();
+        assert_eq!(event.seq, 1);
+        assert_eq!(
+            ca.roster.member(&b_id).unwrap().deny_terms,
+            vec!["beta-secret".to_owned()]
+        );
+        // Applied requests leave pending; a replay is refused by its counter.
+        assert!(stored_proposal(&ca, &id[..10]).is_err());
+        let err = accept_member_request(&mut ca, &env, t).unwrap_err();
+        assert!(
+            err.to_string().starts_with("§2.10 request counter 1"),
+            "{err}"
+        );
+        let err = apply_member_request(&mut ca, a.identity(), &a_id, &env, t).unwrap_err();
+        assert_eq!(
+            err.to_string().split(':').next().unwrap(),
+            "§2.10 roster event 2"
+        );
+        // B cannot append: it is not the sequencer.
+        let err = apply_member_request(&mut cb, b.identity(), &b_id, &env, t).unwrap_err();
+        assert!(err.to_string().contains("only the sequencer"), "{err}");
+    }
+
+    #[test]
+    fn proposals_keep_the_copy_with_most_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = node(&dir.path().join("a"), "Alpha");
+        let b = node(&dir.path().join("b"), "Beta");
+        let t = now();
+        let card = b.signed_card(t).unwrap();
+        let mut ca = a
+            .create_circle("ops", "Be kind.", Policy::default(), vec![card], t)
+            .unwrap();
+        let (a_id, b_id) = (a.identity().member_id(), b.identity().member_id());
+        let (env, status) = propose(
+            &mut ca,
+            a.identity(),
+            &a_id,
+            QuorumAction::SetRole {
+                member: b_id.clone(),
+                maintainer: true,
+            },
+            t,
+        )
+        .unwrap();
+        // One maintainer: the quorum is min(2, 1) = 1.
+        assert_eq!(status.needed, 1);
+        assert!(status.is_met());
+        // A copy with a foreign extra signature counts no more, and a copy with fewer
+        // signatures never replaces a stored one.
+        let mut more = env.clone();
+        more.add_signature(b.identity()).unwrap();
+        accept_proposal(&mut ca, &more, t).unwrap();
+        accept_proposal(&mut ca, &env, t).unwrap();
+        assert_eq!(ca.store.proposals().unwrap(), vec![more.clone()]);
+        let event = apply_proposal(&mut ca, a.identity(), &a_id, &more, &[], t).unwrap();
+        assert_eq!(event.kind, "set_role");
+        assert!(ca.store.proposals().unwrap().is_empty());
+        // B is a maintainer now: its cosignature of a new proposal counts.
+        let (env, status) = propose(
+            &mut ca,
+            a.identity(),
+            &a_id,
+            QuorumAction::Remove {
+                member: b_id.clone(),
+                reason: "test".into(),
+            },
+            t,
+        )
+        .unwrap();
+        assert_eq!((status.needed, status.signed_by.len()), (2, 1));
+        let err = apply_proposal(&mut ca, a.identity(), &a_id, &env, &[], t).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "§2.12 roster event 2: 2 cosigning maintainer companies needed, got 1"
+            ),
+            "{err}"
+        );
+        assert_eq!(ca.roster.head_seq(), 1);
+    }
+}
