@@ -350,7 +350,9 @@ fn four_companies_found_admit_refuse_remove_rotate_and_fork() {
     let tampered = w.file("tampered.json");
     fs::write(&tampered, serde_json::to_vec(&v).unwrap()).unwrap();
     let before = b.log_json("ops");
+    let files_before = snapshot(&b.home.join("data"));
     let err = b.refused(&["circle", "import", p(&tampered)]);
+    assert_eq!(snapshot(&b.home.join("data")), files_before);
     assert!(
         err.contains("nothing was stored") && err.contains("roster event 4"),
         "{err}"
@@ -529,4 +531,21 @@ fn copy_dir(from: &Path, to: &Path) {
             fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(path.clone(), fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
 }

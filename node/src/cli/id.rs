@@ -173,7 +173,16 @@ fn rotate(home: &Home) -> anyhow::Result<()> {
     // Submit the rotation to every circle this node belongs to.
     let my_id = identity.member_id();
     let mut failures = 0;
-    for mut circle in node.circles(t)? {
+    for entry in node.index().list()? {
+        // One circle that cannot be opened must not keep the rotation from the others.
+        let mut circle = match node.circle(Some(&entry.circle_id.to_hex()), t) {
+            Ok(c) => c,
+            Err(e) => {
+                failures += 1;
+                println!("  circle {:?}: NOT submitted: {e}", entry.name);
+                continue;
+            }
+        };
         let name = circle.roster.name().to_owned();
         if circle.roster.member(&my_id).is_none() {
             continue;
