@@ -371,16 +371,16 @@ pub fn check_join_file(file: &JoinRequestFile) -> Result<(), CircleOpError> {
     Ok(())
 }
 
-/// Accepts a candidate's join request into `pending` (what a maintainer's node does when a
-/// candidate posts one): the §2.8 checks plus the invite's expiry, then the request and its
-/// invite are stored in one transaction. Returns the join request's id (what vouches name).
-pub fn accept_join_request(
-    circle: &mut Circle,
+/// Checks a join request and the invite it answers against the current roster (the §2.8
+/// checks plus the invite's expiry at `now`), storing nothing. Returns the join request id
+/// (what vouches name) and the candidate's member id.
+pub fn check_join_request(
+    roster: &Roster,
     invite: &Envelope,
     join: &Envelope,
     now: Timestamp,
 ) -> Result<(EnvelopeId, MemberId), CircleOpError> {
-    let verified = circle.roster.check_join(invite, join, now)?;
+    let verified = roster.check_join(invite, join, now)?;
     let card: debrief_protocol::identity::IdentityCard = verified
         .card
         .unverified_payload()
@@ -389,6 +389,19 @@ pub fn accept_join_request(
             expected: "identity card",
             message: e.to_string(),
         })?;
+    Ok((join.id(), card.member))
+}
+
+/// Accepts a candidate's join request into `pending` (what a maintainer's node does when a
+/// candidate posts one): [`check_join_request`], then the request and its invite are stored
+/// in one transaction. Returns the join request's id and the candidate's member id.
+pub fn accept_join_request(
+    circle: &mut Circle,
+    invite: &Envelope,
+    join: &Envelope,
+    now: Timestamp,
+) -> Result<(EnvelopeId, MemberId), CircleOpError> {
+    let checked = check_join_request(&circle.roster, invite, join, now)?;
     let claim: Invite = invite
         .unverified_payload()
         .map_err(|e| CircleOpError::Malformed {
@@ -403,7 +416,7 @@ pub fn accept_join_request(
     circle
         .store
         .put_pending(PendingKind::JoinRequest, join, None, &meta, now)?;
-    Ok((join.id(), card.member))
+    Ok(checked)
 }
 
 /// Vouches for a join request as a sponsor: the sponsor must be a current member other than
@@ -426,7 +439,7 @@ pub fn vouch(
         ));
     }
     let (subject, candidate) =
-        accept_join_request(circle, &request.invite, &request.join_request, now)?;
+        check_join_request(&circle.roster, &request.invite, &request.join_request, now)?;
     if candidate == *my_id {
         return Err(CircleOpError::Refused(
             "§2.7 a candidate cannot vouch for itself".into(),
@@ -444,6 +457,7 @@ pub fn vouch(
     let env = v
         .sign(me)
         .map_err(|e| CircleOpError::Refused(format!("cannot sign the vouch: {e}")))?;
+    accept_join_request(circle, &request.invite, &request.join_request, now)?;
     accept_vouch(circle, &env, now)?;
     Ok(env)
 }
@@ -553,7 +567,7 @@ pub fn admit(
     check_join_file(request)?;
     require_sequencer(&circle.roster, my_id)?;
     let (subject, candidate) =
-        accept_join_request(circle, &request.invite, &request.join_request, now)?;
+        check_join_request(&circle.roster, &request.invite, &request.join_request, now)?;
     let mut all: Vec<Envelope> = vouches.to_vec();
     for v in pending_vouches(circle, &subject)? {
         if !all.iter().any(|h| h.id() == v.id()) {
@@ -565,6 +579,22 @@ pub fn admit(
     let count = circle.roster.count_vouches(subject, &candidate, &all, at);
     count.check(circle.roster.head_seq() + 1)?;
     let used: Vec<EnvelopeId> = all.iter().map(Envelope::id).collect();
+    // Embed only the vouches that count, one per company (judged one by one exactly as the
+    // fold judges them), so a signed event never carries a refused vouch.
+    let mut counted: Vec<MemberId> = Vec::new();
+    let mut embed = Vec::new();
+    for v in &all {
+        let single = circle
+            .roster
+            .count_vouches(subject, &candidate, std::slice::from_ref(v), at);
+        if let Some(sponsor) = single.counted.first()
+            && !counted.contains(sponsor)
+        {
+            counted.push(sponsor.clone());
+            embed.push(v.clone());
+        }
+    }
+    let all = embed;
     let event = sequence_event(
         circle,
         sequencer,

@@ -235,7 +235,9 @@ fn four_companies_found_admit_refuse_remove_rotate_and_fork() {
         p(&w.file("ad.vouch")),
     ]);
     let before = a.log_json("ops");
+    let files_before = snapshot(&a.home.join("data"));
     let err = a.refused(&["circle", "admit", p(&d_req)]);
+    assert_eq!(snapshot(&a.home.join("data")), files_before);
     assert!(
         err.contains("§2.7 roster event 2: 2 vouches from distinct member companies needed, got 1"),
         "{err}"
