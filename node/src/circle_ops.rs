@@ -834,7 +834,20 @@ pub fn read_proposal(env: &Envelope) -> Result<QuorumProposal, CircleOpError> {
 /// (protocol.md §2.12); a bad signature by a maintainer's key refuses the proposal.
 pub fn quorum_status(roster: &Roster, env: &Envelope) -> Result<QuorumStatus, CircleOpError> {
     let maintainers: Vec<&Member> = roster.maintainers().collect();
-    let n = u32::try_from(maintainers.len()).unwrap_or(u32::MAX);
+    // protocol.md §2.15: for a fork-resolving set_sequencer, the sequencer that forked neither
+    // counts nor is counted among the maintainers. This count is advisory (the fold decides
+    // when the event is made); the forking sequencer is taken to be the current one.
+    let excluded: Option<MemberId> = match read_proposal(env)?.action {
+        QuorumAction::SetSequencer {
+            resolves: Some(_), ..
+        } => Some(roster.sequencer().clone()),
+        _ => None,
+    };
+    let n = maintainers
+        .iter()
+        .filter(|m| Some(&m.id) != excluded.as_ref())
+        .count();
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
     let needed = roster.policy().maintainer_quorum.min(n).max(1);
     let verified: envelope::Verified<QuorumProposal> =
         envelope::verify_with(env, PayloadType::QuorumProposal, |id| {
@@ -856,6 +869,7 @@ pub fn quorum_status(roster: &Roster, env: &Envelope) -> Result<QuorumStatus, Ci
         .iter()
         .filter_map(|k| maintainers.iter().find(|m| m.signing_key.key_id() == *k))
         .map(|m| m.id.clone())
+        .filter(|id| Some(id) != excluded.as_ref())
         .collect();
     signed_by.sort();
     signed_by.dedup();

@@ -435,7 +435,45 @@ fn four_companies_found_admit_refuse_remove_rotate_and_fork() {
         status.contains("fork proof ") && status.contains("at seq 7"),
         "{status}"
     );
-    // The proof travels in B's export and freezes whoever imports it.
+    // Recovery: B, the other maintainer, is appointed sequencer by a quorum that leaves out
+    // the sequencer that forked, resolving the proof; the circle thaws on B's branch.
+    let proof = status
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("fork proof "))
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let made = b.ok(&[
+        "circle",
+        "sequencer",
+        "Beta Ltd",
+        "--resolves",
+        &proof[..16],
+    ]);
+    assert!(
+        made.contains("signed by 1 of the 1") && made.contains("quorum met"),
+        "{made}"
+    );
+    let applied = b.ok(&["circle", "apply", &proposal_id(&made)]);
+    assert!(
+        applied.contains("Roster event 8:") && applied.contains("resolving a fork"),
+        "{applied}"
+    );
+    let status = b.ok(&["circle", "status"]);
+    assert!(
+        status.contains("frozen: no") && status.contains(&format!("sequencer: {b_id}")),
+        "{status}"
+    );
+    // The losing branch is refused from now on.
+    let err = b.refused(&["circle", "import", p(&branch_b)]);
+    assert!(
+        err.contains("§2.15") && err.contains("losing branch"),
+        "{err}"
+    );
+
+    // The proof travels in B's export.
     let with_proof = b.export_log("with-proof.json", None);
     let v: serde_json::Value = serde_json::from_slice(&fs::read(&with_proof).unwrap()).unwrap();
     assert_eq!(v["fork_proofs"].as_array().unwrap().len(), 1);
