@@ -558,6 +558,34 @@ fn member_arguments_are_resolved_or_refused_with_candidates() {
         serde_json::from_str(&a.ok(&["circle", "log", "--json"])).unwrap();
     assert_eq!(json[1]["kind"], "set_role");
     assert_eq!(json.as_array().unwrap().len(), 2);
+    // The sequencer's own entry changes apply at once.
+    let out = a.ok(&[
+        "circle",
+        "profile",
+        "--industry",
+        "finance",
+        "--size-band",
+        "250-999",
+        "--region",
+        "europe",
+    ]);
+    assert!(
+        out.contains("Roster event 2:") && out.contains("set its profile"),
+        "{out}"
+    );
+    let out = a.ok(&["circle", "endpoint", "--none"]);
+    assert!(
+        out.contains("Roster event 3:") && out.contains("set its endpoint"),
+        "{out}"
+    );
+    let status = a.ok(&["circle", "status"]);
+    assert!(
+        status.contains("Alpha Corp") && status.contains("(no endpoint)"),
+        "{status}"
+    );
+    // The sequencer cannot leave (a quorum must first move sequencing): refused by the rules.
+    let err = a.refused(&["circle", "leave"]);
+    assert!(err.contains("§2.10"), "{err}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
