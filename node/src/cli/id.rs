@@ -7,7 +7,9 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use debrief_protocol::identity::verify_card;
 
+use crate::circle_ops;
 use crate::home::{self, Home};
+use crate::node::Node;
 
 /// `debrief id` subcommands.
 #[derive(Debug, Subcommand)]
@@ -24,7 +26,9 @@ pub enum IdCommand {
     },
     /// Replace the signing key and the age identity, node-wide. Old age identities are kept
     /// to open earlier bundles. Writes the signed key-rotation statement to
-    /// `<home>/rotations/N.json` for the circle commands to submit to every circle.
+    /// `<home>/rotations/N.json` and submits the rotation to every circle: applied at once
+    /// where this node is the sequencer, else written to `<home>/rotations/N.<circle>.request.json`
+    /// for the sequencer.
     Rotate,
 }
 
@@ -123,12 +127,22 @@ fn next_rotation_number(dir: &Path) -> anyhow::Result<u64> {
 }
 
 fn rotate(home: &Home) -> anyhow::Result<()> {
-    let mut unlocked = home.unlock()?;
+    // The circle-scoped rotation request (protocol.md §2.11) is signed by the old AND the new
+    // key, and where this node sequences, the event is signed by the old key (the sequencer's
+    // key as the roster knows it before the event). The keystore drops the old secret on
+    // rotation, so a second copy of the identity is opened first with the same passphrase
+    // (asked once), and dropped (zeroized) at the end of this function.
+    let passphrase = home::read_passphrase("Keystore passphrase: ", false)?;
+    let config = home.load_config()?;
+    let options = Home::keystore_options(&config)?;
+    let old = debrief_keys::keystore::open(&home.keystore_path(), &passphrase, options)?;
+    let mut node = Node::open_with(home.clone(), passphrase)?;
     let dir = home.rotations_dir();
     home::create_private_dir(&dir)?;
     let n = next_rotation_number(&dir)?;
-    let old_key = unlocked.identity.signing_key_id();
-    let statement = unlocked.identity.rotate(&mut rand::rngs::OsRng, now())?;
+    let old_key = node.identity().signing_key_id();
+    let t = now();
+    let statement = node.identity_mut().rotate(&mut rand::rngs::OsRng, t)?;
     let mut json = statement.to_json();
     json.push(b'\n');
 
@@ -139,7 +153,7 @@ fn rotate(home: &Home) -> anyhow::Result<()> {
     let pending = dir.join(format!(".pending-{n}.json"));
     let final_path = dir.join(format!("{n}.json"));
     fs::write(&pending, &json).with_context(|| format!("cannot write {}", pending.display()))?;
-    if let Err(err) = home.save(&unlocked) {
+    if let Err(err) = node.save_identity() {
         let _ = fs::remove_file(&pending);
         return Err(err.into());
     }
@@ -149,20 +163,61 @@ fn rotate(home: &Home) -> anyhow::Result<()> {
             pending.display()
         )
     })?;
+    let identity = node.identity();
     println!("Rotated the signing key and the age identity.");
     println!("  old signing key id  {old_key}");
-    println!(
-        "  new signing key id  {}",
-        unlocked.identity.signing_key_id()
-    );
-    println!(
-        "  new age recipient   {}",
-        unlocked.identity.enc_recipient()
-    );
+    println!("  new signing key id  {}", identity.signing_key_id());
+    println!("  new age recipient   {}", identity.enc_recipient());
     println!("  statement           {}", final_path.display());
-    println!(
-        "Submit the statement to every circle you belong to; until then they encrypt to your old key,"
-    );
-    println!("which this node keeps so it can still open those bundles.");
+
+    // Submit the rotation to every circle this node belongs to.
+    let my_id = identity.member_id();
+    let mut failures = 0;
+    for entry in node.index().list()? {
+        // One circle that cannot be opened must not keep the rotation from the others.
+        let mut circle = match node.circle(Some(&entry.circle_id.to_hex()), t) {
+            Ok(c) => c,
+            Err(e) => {
+                failures += 1;
+                println!("  circle {:?}: NOT submitted: {e}", entry.name);
+                continue;
+            }
+        };
+        let name = circle.roster.name().to_owned();
+        if circle.roster.member(&my_id).is_none() {
+            continue;
+        }
+        match circle_ops::submit_rotation(&mut circle, &old, identity, &my_id, t) {
+            Ok(circle_ops::Submitted::Applied(event)) => {
+                println!("  circle {name:?}: applied as roster event {}", event.seq);
+            }
+            Ok(circle_ops::Submitted::Pending(env)) => {
+                let file = dir.join(format!(
+                    "{n}.{}.request.json",
+                    &circle.roster.circle_id().to_hex()[..16]
+                ));
+                let mut bytes = env.to_json();
+                bytes.push(b'\n');
+                fs::write(&file, bytes)
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+                println!(
+                    "  circle {name:?}: request written to {}; send it to the sequencer {} \
+                     (it runs `debrief circle apply FILE`)",
+                    file.display(),
+                    circle.roster.sequencer()
+                );
+            }
+            Err(e) => {
+                failures += 1;
+                println!("  circle {name:?}: NOT submitted: {e}");
+            }
+        }
+    }
+    if failures > 0 {
+        bail!(
+            "the keys were rotated, but {failures} circle(s) did not take the rotation; until \
+             they do they encrypt to your old key, which this node keeps"
+        );
+    }
     Ok(())
 }

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use debrief_protocol::roster::{Roster, RosterBuilder, RosterError, fold};
+use debrief_protocol::roster::{ForkProof, Roster, RosterBuilder, RosterError, fold};
 use debrief_protocol::{Envelope, EnvelopeId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -157,7 +157,7 @@ impl CircleStore {
     /// Folds the stored log into the roster (protocol.md §2). `now` bounds future `at`s.
     pub fn load_roster(&self, now: Option<Timestamp>) -> Result<Roster, StoreError> {
         let envelopes = self.roster_envelopes()?;
-        let roster = fold(&envelopes, now).map_err(|e| {
+        let mut roster = fold(&envelopes, now).map_err(|e| {
             StoreError::Invalid(format!(
                 "the stored roster log of {} no longer folds ({e}); restore a backup",
                 self.path.display()
@@ -170,6 +170,19 @@ impl CircleStore {
                 "the roster log folds to head {} but the store recorded {recorded}",
                 roster.head_id()
             )));
+        }
+        // protocol.md §2.15: a stored, unresolved fork proof freezes the circle. The proof
+        // stands on the sequencer's signatures inside it, so it is re-checked on every load.
+        for env in self.fork_proofs()? {
+            let proof: ForkProof = env.unverified_payload().map_err(|e| {
+                StoreError::Invalid(format!("stored fork proof {} is unreadable: {e}", env.id()))
+            })?;
+            roster.record_fork_proof(&proof).map_err(|e| {
+                StoreError::Invalid(format!(
+                    "stored fork proof {} no longer verifies: {e}",
+                    env.id()
+                ))
+            })?;
         }
         Ok(roster)
     }
@@ -263,6 +276,270 @@ impl CircleStore {
         Ok(at.map(Timestamp::from_unix))
     }
 
+    /// Stores a pending object (a join request, a vouch or a member request waiting for the
+    /// sequencer) as its exact signed bytes, with `extra_meta` (e.g. the invite a join request
+    /// answers) in the same transaction. Storing the same object again is a no-op.
+    pub fn put_pending(
+        &mut self,
+        kind: PendingKind,
+        env: &Envelope,
+        subject: Option<&EnvelopeId>,
+        extra_meta: &[(String, String)],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO pending (object_id, kind, subject, envelope, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (object_id) DO NOTHING",
+            params![
+                env.id().to_hex(),
+                kind.as_str(),
+                subject.map(EnvelopeId::to_hex),
+                env.to_json(),
+                now.unix()
+            ],
+        )?;
+        for (key, value) in extra_meta {
+            set_meta(&tx, key, value)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Pending objects of `kind` (all subjects when `subject` is `None`), oldest first.
+    pub fn pending(
+        &self,
+        kind: PendingKind,
+        subject: Option<&EnvelopeId>,
+    ) -> Result<Vec<PendingObject>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT object_id, subject, envelope, received_at FROM pending
+             WHERE kind = ?1 AND (?2 IS NULL OR subject = ?2) ORDER BY received_at, object_id",
+        )?;
+        let rows = stmt.query_map(
+            params![kind.as_str(), subject.map(EnvelopeId::to_hex)],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, subject, bytes, at) = row?;
+            let envelope = Envelope::from_json(&bytes).map_err(|e| {
+                StoreError::Invalid(format!("stored pending object {id} is corrupt: {e}"))
+            })?;
+            out.push(PendingObject {
+                kind,
+                subject,
+                envelope,
+                received_at: Timestamp::from_unix(at),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Forgets pending objects once the event that embeds them is stored.
+    pub fn remove_pending(&mut self, ids: &[EnvelopeId]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.execute("DELETE FROM pending WHERE object_id = ?1", [id.to_hex()])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores a quorum proposal envelope, keeping the copy with the most signatures
+    /// (cosignatures only ever add).
+    pub fn put_proposal(
+        &self,
+        env: &Envelope,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let id = env.id().to_hex();
+        let held: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT envelope FROM proposals WHERE proposal_id = ?1",
+                [&id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(bytes) = held
+            && let Ok(old) = Envelope::from_json(&bytes)
+            && old.signatures().len() >= env.signatures().len()
+        {
+            return Ok(());
+        }
+        self.conn.execute(
+            "INSERT INTO proposals (proposal_id, envelope, expires, updated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (proposal_id) DO UPDATE SET envelope = excluded.envelope,
+                 updated_at = excluded.updated_at",
+            params![id, env.to_json(), expires.unix(), now.unix()],
+        )?;
+        Ok(())
+    }
+
+    /// Stored quorum proposals, newest first.
+    pub fn proposals(&self) -> Result<Vec<Envelope>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT proposal_id, envelope FROM proposals ORDER BY updated_at DESC")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, bytes) = row?;
+            out.push(Envelope::from_json(&bytes).map_err(|e| {
+                StoreError::Invalid(format!("stored proposal {id} is corrupt: {e}"))
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets a proposal once applied.
+    pub fn remove_proposal(&self, id: &EnvelopeId) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM proposals WHERE proposal_id = ?1",
+            [id.to_hex()],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a verified checkpoint envelope (exact bytes).
+    pub fn put_checkpoint(
+        &mut self,
+        env: &Envelope,
+        seq: u64,
+        head: &EnvelopeId,
+        at: Timestamp,
+        expires: Timestamp,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM checkpoints WHERE checkpoint_id = ?1",
+                [env.id().to_hex()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_none() {
+            let ingest = next_ingest_seq(&tx)?;
+            tx.execute(
+                "INSERT INTO checkpoints (checkpoint_id, seq, head, at, expires, envelope, ingest_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    env.id().to_hex(),
+                    seq as i64,
+                    head.to_hex(),
+                    at.unix(),
+                    expires.unix(),
+                    env.to_json(),
+                    ingest
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every stored checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<Envelope>, StoreError> {
+        self.envelopes("SELECT checkpoint_id, envelope FROM checkpoints ORDER BY at, checkpoint_id")
+    }
+
+    /// The newest checkpoint's (seq, at, expires), if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, Timestamp, Timestamp)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, at, expires FROM checkpoints ORDER BY at DESC, seq DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(seq, at, exp)| {
+                (
+                    u64::try_from(seq).unwrap_or(0),
+                    Timestamp::from_unix(at),
+                    Timestamp::from_unix(exp),
+                )
+            }))
+    }
+
+    /// Stores a fork proof envelope (signed by whoever reported it; never deleted). Returns
+    /// whether it was new.
+    pub fn put_fork_proof(
+        &mut self,
+        proof_id: &str,
+        seq: u64,
+        env: &Envelope,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM fork_proofs WHERE proof_id = ?1",
+                [proof_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_some() {
+            return Ok(false);
+        }
+        let ingest = next_ingest_seq(&tx)?;
+        tx.execute(
+            "INSERT INTO fork_proofs (proof_id, seq, envelope, received_at, ingest_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![proof_id, seq as i64, env.to_json(), now.unix(), ingest],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Every stored fork proof envelope, oldest first.
+    pub fn fork_proofs(&self) -> Result<Vec<Envelope>, StoreError> {
+        self.envelopes("SELECT proof_id, envelope FROM fork_proofs ORDER BY ingest_seq")
+    }
+
+    fn envelopes(&self, sql: &str) -> Result<Vec<Envelope>, StoreError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, bytes) = row?;
+            out.push(
+                Envelope::from_json(&bytes).map_err(|e| {
+                    StoreError::Invalid(format!("stored object {id} is corrupt: {e}"))
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Sets one `meta` value in its own transaction.
+    pub fn put_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        set_meta(&tx, key, value)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// A value from the `meta` table.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -270,6 +547,33 @@ impl CircleStore {
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
     }
+}
+
+/// The kinds of pending objects (the `pending.kind` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    JoinRequest,
+    Vouch,
+    MemberRequest,
+}
+
+impl PendingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingKind::JoinRequest => "join-request",
+            PendingKind::Vouch => "vouch",
+            PendingKind::MemberRequest => "member-request",
+        }
+    }
+}
+
+/// One pending object, as stored.
+#[derive(Debug, Clone)]
+pub struct PendingObject {
+    pub kind: PendingKind,
+    pub subject: Option<String>,
+    pub envelope: Envelope,
+    pub received_at: Timestamp,
 }
 
 /// Sets a `meta` value inside a transaction.
