@@ -210,6 +210,7 @@ impl Circle {
                 .unwrap(),
             charter_sha256: self.roster.charter_sha256(),
             invite_token: token.to_hex(),
+            rotations: Vec::new(),
         }
         .sign(candidate)
         .unwrap()

@@ -122,6 +122,7 @@ fn attack_weak_small_order_key() {
         card: weak_card,
         charter_sha256: circle.roster.charter_sha256(),
         invite_token: token.to_hex(),
+        rotations: Vec::new(),
     }
     .sign(&cast.echo)
     .unwrap();

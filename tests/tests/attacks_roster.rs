@@ -804,6 +804,7 @@ fn attack_join_without_a_valid_token() {
         card: foxtrot.signed_card(None, at(0)).unwrap(),
         charter_sha256: circle.roster.charter_sha256(),
         invite_token: guessed.to_hex(),
+        rotations: Vec::new(),
     }
     .sign(&foxtrot)
     .unwrap();
@@ -817,4 +818,123 @@ fn attack_join_without_a_valid_token() {
     );
     assert_eq!(err.rule(), "§2.8");
     let _ = foxtrot.public_key();
+}
+
+/// Mallory reads Echo's public identity card in another circle and applies to this one as
+/// Echo: a card with Echo's member id and first signing key (both public), Echo's name, and
+/// Mallory's own keys, self-signed by Mallory. The member id is what sponsors read aloud to
+/// check who they vouch for, so the candidate must prove it: its card's signing key is the key
+/// the member id derives from, or is reached from it by the candidate's own rotation
+/// statements, each signed by the old and the new key (protocol.md §1.11, §2.8).
+#[test]
+fn attack_claimed_member_id_without_its_key() {
+    let cast = Cast::new();
+    let mut circle = Circle::standard(&cast);
+    let mallory = company(66, "Mallory Holdings");
+    let (token, invite) = circle.invite(&cast.acme);
+    let posing = IdentityCard {
+        member: cast.echo.member_id(),
+        org: cast.echo.org().into(),
+        profile: cast.echo.profile().clone(),
+        first_signing_key: cast.echo.first_signing_key(),
+        signing_key: mallory.signing_public_key(),
+        enc_recipient: mallory.enc_recipient().to_string(),
+        tls_spki_sha256: mallory.tls_spki_pin(),
+        endpoint: None,
+        created_at: at(0),
+    }
+    .sign(&mallory)
+    .unwrap();
+    let jr = JoinRequest {
+        circle: circle.roster.circle_id(),
+        card: posing.clone(),
+        charter_sha256: circle.roster.charter_sha256(),
+        invite_token: token.to_hex(),
+        rotations: Vec::new(),
+    }
+    .sign(&mallory)
+    .unwrap();
+    let expected = RosterError::JoinRequest {
+        seq: 1,
+        reason: "the card's signing key is neither the key its member id derives from nor \
+                 reached from it by the rotation statements given"
+            .into(),
+    };
+    assert_eq!(circle.roster.check_join(&invite, &jr, at(60)).unwrap_err(), expected);
+    let vouches = vec![circle.vouch(&cast.charlie, jr.id()), circle.vouch(&cast.delta, jr.id())];
+    let admit = circle.event(
+        &cast.acme,
+        EventBody::Admit {
+            invite: invite.clone(),
+            join_request: jr,
+            vouches,
+        },
+    );
+    circle.refuses(&admit, expected, "§2.8");
+    // A rotation statement Mallory signs itself does not help: it needs Echo's first key.
+    let forged_rotation = debrief_protocol::rotation::KeyRotation {
+        member: cast.echo.member_id(),
+        old_signing_key: cast.echo.first_signing_key(),
+        new_signing_key: mallory.signing_public_key(),
+        new_enc_recipient: mallory.enc_recipient().to_string(),
+        at: at(0),
+    };
+    let mut env = Envelope::sign(
+        &forged_rotation,
+        debrief_protocol::PayloadType::KeyRotation,
+        &mallory,
+    )
+    .unwrap();
+    env.add_signature(&company(67, "Another")).unwrap();
+    let jr = JoinRequest {
+        circle: circle.roster.circle_id(),
+        card: posing,
+        charter_sha256: circle.roster.charter_sha256(),
+        invite_token: token.to_hex(),
+        rotations: vec![env],
+    }
+    .sign(&mallory)
+    .unwrap();
+    let err = circle.roster.check_join(&invite, &jr, at(60)).unwrap_err();
+    assert!(
+        matches!(&err, RosterError::JoinRequest { seq: 1, reason } if reason.starts_with("rotation statement 1 does not continue the key chain")),
+        "{err:?}"
+    );
+    // The real Echo, who rotated its keys before joining, proves its id with its statement.
+    let mut echo = company(5, "Echo SA");
+    let statement = echo
+        .rotate(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(55), at(10))
+        .unwrap();
+    let mut claim = own_join_request(&circle, &echo, &token);
+    claim.rotations = vec![statement];
+    let jr = claim.sign(&echo).unwrap();
+    assert!(circle.roster.check_join(&invite, &jr, at(60)).is_ok());
+    let vouches = vec![circle.vouch(&cast.charlie, jr.id()), circle.vouch(&cast.delta, jr.id())];
+    circle.push(circle.event(
+        &cast.acme,
+        EventBody::Admit {
+            invite,
+            join_request: jr,
+            vouches,
+        },
+    ));
+    assert_eq!(
+        circle.roster.member(&cast.echo.member_id()).unwrap().signing_key,
+        echo.signing_public_key()
+    );
+}
+
+/// The join request `candidate` posts with its own current card.
+fn own_join_request(
+    circle: &Circle,
+    candidate: &debrief_keys::Identity,
+    token: &debrief_protocol::roster::InviteToken,
+) -> JoinRequest {
+    JoinRequest {
+        circle: circle.roster.circle_id(),
+        card: candidate.signed_card(None, at(0)).unwrap(),
+        charter_sha256: circle.roster.charter_sha256(),
+        invite_token: token.to_hex(),
+        rotations: Vec::new(),
+    }
 }
