@@ -334,6 +334,9 @@ fn attack_maintainer_changes_member_keys_or_endpoint() {
         MemberChange::SetEncKey {
             enc_recipient: mallory.enc_recipient().to_string(),
         },
+        MemberChange::Leave {
+            chain_tip: TipStatement::EMPTY,
+        },
     ] {
         circle.refuses(
             &by_acme(change),
