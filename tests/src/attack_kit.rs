@@ -369,7 +369,11 @@ impl<'a> Share<'a> {
     }
 
     /// Seals against `roster` at `now` (the roster confirmed fresh at `now`).
-    pub fn seal(self, roster: &dyn RosterHistory, now: Timestamp) -> Result<BundleObject, BundleError> {
+    pub fn seal(
+        self,
+        roster: &dyn RosterHistory,
+        now: Timestamp,
+    ) -> Result<BundleObject, BundleError> {
         seal(SealRequest {
             roster,
             roster_fresh_as_of: now,
@@ -483,7 +487,8 @@ pub fn forge_bundle(
     ciphertext: Vec<u8>,
     signer: &dyn Signer,
 ) -> BundleObject {
-    header["ciphertext_sha256"] = Value::String(debrief_protocol::Sha256Digest::of(&ciphertext).to_hex());
+    header["ciphertext_sha256"] =
+        Value::String(debrief_protocol::Sha256Digest::of(&ciphertext).to_hex());
     header["ciphertext_len"] = Value::from(ciphertext.len() as u64);
     let header_env = sign_json(&header, PayloadType::BundleHeader, signer);
     let mut link = link_json(bundle);

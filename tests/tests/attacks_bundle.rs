@@ -11,7 +11,9 @@ use debrief_protocol::bundle::{
     recipients_digest, verify_header_only, verify_link,
 };
 use debrief_protocol::envelope::{Envelope, PayloadType};
-use debrief_protocol::roster::{EventBody, MemberChange, Policy, QuorumAction, Roster, TipStatement};
+use debrief_protocol::roster::{
+    EventBody, MemberChange, Policy, QuorumAction, Roster, TipStatement,
+};
 use debrief_protocol::{MemberId, Timestamp};
 use debrief_tests::attack_kit::*;
 use serde_json::{Value, json};
@@ -110,7 +112,10 @@ fn attack_co_recipient_forgery() {
         "§3.6",
     );
     // The genuine report still opens for Charlie.
-    assert_eq!(open_as(&report, &circle.roster, &cast.charlie, now()), Ok(()));
+    assert_eq!(
+        open_as(&report, &circle.roster, &cast.charlie, now()),
+        Ok(())
+    );
 }
 
 /// Acme sent Charlie a RED report. Charlie forwards Acme's signed inner content to Delta inside
@@ -162,7 +167,12 @@ fn attack_author_not_member_at_roster_seq() {
     let cast = Cast::new();
     let mut circle = Circle::standard(&cast);
     let genesis_id = circle.roster.head_id();
-    let admit = circle.admit_event(&cast.acme, &cast.acme, &cast.echo, &[&cast.charlie, &cast.delta]);
+    let admit = circle.admit_event(
+        &cast.acme,
+        &cast.acme,
+        &cast.echo,
+        &[&cast.charlie, &cast.delta],
+    );
     circle.push(admit);
     let report = Share::report(&cast.echo, "We were there from the start")
         .seal(&circle.roster, now())
@@ -194,10 +204,15 @@ fn attack_rotated_away_key_beyond_chain_tip() {
         &[&cast.charlie, &delta],
         Policy::default(),
     );
-    let first = Share::report(&delta, "First").seal(&circle.roster, now()).unwrap();
+    let first = Share::report(&delta, "First")
+        .seal(&circle.roster, now())
+        .unwrap();
     let before = circle.clone();
     delta
-        .rotate(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(44), at(30))
+        .rotate(
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(44),
+            at(30),
+        )
         .unwrap();
     let change = MemberChange::RotateSigningKey {
         new_key: delta.signing_public_key(),
@@ -246,7 +261,10 @@ fn attack_rotated_away_key_beyond_chain_tip() {
         }
     );
     // What the old key signed up to its tip still opens; the new key continues the chain.
-    assert_eq!(open_as(&first, &circle.roster, &cast.charlie, now()), Ok(()));
+    assert_eq!(
+        open_as(&first, &circle.roster, &cast.charlie, now()),
+        Ok(())
+    );
     let next = Share::report(&delta, "Second")
         .at(ChainPos::after(&first))
         .seal(&circle.roster, now())
@@ -306,7 +324,12 @@ fn attack_removed_members_new_bundle() {
     );
     let mut h = header_json(&after_removal);
     h["roster"] = json!({"seq": 1, "head": circle.roster.head_id().to_hex()});
-    let current = forge_bundle(&after_removal, h, after_removal.ciphertext().to_vec(), &cast.charlie);
+    let current = forge_bundle(
+        &after_removal,
+        h,
+        after_removal.ciphertext().to_vec(),
+        &cast.charlie,
+    );
     assert_refused(
         open_as(&current, &circle.roster, &cast.delta, now()),
         BundleError::AuthorNotMember {
@@ -334,7 +357,9 @@ fn attack_removed_members_new_bundle() {
 fn attack_seq_gap_hidden_by_relay_detected() {
     let cast = Cast::new();
     let circle = Circle::standard(&cast);
-    let b1 = Share::report(&cast.acme, "one").seal(&circle.roster, now()).unwrap();
+    let b1 = Share::report(&cast.acme, "one")
+        .seal(&circle.roster, now())
+        .unwrap();
     let b2 = Share::report(&cast.acme, "two")
         .red(&[&cast.bravo])
         .at(ChainPos::after(&b1))
@@ -366,7 +391,11 @@ fn attack_seq_gap_hidden_by_relay_detected() {
     fake["header"] = json!(b3.id().to_hex());
     let relay = company(90, "Relay Ops");
     assert_eq!(
-        verify_link(&sign_json(&fake, PayloadType::ChainLink, &relay), &circle.roster).unwrap_err(),
+        verify_link(
+            &sign_json(&fake, PayloadType::ChainLink, &relay),
+            &circle.roster
+        )
+        .unwrap_err(),
         BundleError::UnknownAuthorKey {
             part: Part::Link,
             author: cast.acme.member_id(),
@@ -380,7 +409,9 @@ fn attack_seq_gap_hidden_by_relay_detected() {
 fn attack_author_equivocation() {
     let cast = Cast::new();
     let circle = Circle::standard(&cast);
-    let one = Share::report(&cast.acme, "one").seal(&circle.roster, now()).unwrap();
+    let one = Share::report(&cast.acme, "one")
+        .seal(&circle.roster, now())
+        .unwrap();
     let to_bravo = Share::report(&cast.acme, "root cause: vendor")
         .red(&[&cast.bravo])
         .at(ChainPos::after(&one))
@@ -423,7 +454,9 @@ fn attack_author_equivocation() {
 fn attack_retraction_by_non_author() {
     let cast = Cast::new();
     let circle = Circle::standard(&cast);
-    let report = Share::report(&cast.acme, "Our outage").seal(&circle.roster, now()).unwrap();
+    let report = Share::report(&cast.acme, "Our outage")
+        .seal(&circle.roster, now())
+        .unwrap();
     let target = target_of(&report, &circle.roster, &[&report]);
     assert_eq!(
         Share::report(&cast.bravo, "retract")
@@ -483,8 +516,12 @@ fn attack_comment_widening_audience() {
         .acting_on(BundleKind::Comment, &wider, "Charlie, look at this")
         .seal(&circle.roster, now())
         .unwrap();
-    let err = check_target(&header_of(&comment, &circle.roster), &parent, &circle.roster)
-        .unwrap_err();
+    let err = check_target(
+        &header_of(&comment, &circle.roster),
+        &parent,
+        &circle.roster,
+    )
+    .unwrap_err();
     assert_eq!(err, BundleError::CommentWidens(cast.charlie.member_id()));
     assert_eq!(err.rule(), "§3.26");
 }
@@ -512,11 +549,20 @@ fn attack_retraction_narrowing_audience() {
         BundleError::RetractionNarrows(cast.charlie.member_id())
     );
     let mut narrowed = target.clone();
-    narrowed.lineage_recipients.retain(|m| *m != cast.charlie.member_id());
+    narrowed
+        .lineage_recipients
+        .retain(|m| *m != cast.charlie.member_id());
     let crafted = retract(&narrowed).unwrap();
-    let err = check_target(&header_of(&crafted, &circle.roster), &target, &circle.roster)
-        .unwrap_err();
-    assert_eq!(err, BundleError::RetractionNarrows(cast.charlie.member_id()));
+    let err = check_target(
+        &header_of(&crafted, &circle.roster),
+        &target,
+        &circle.roster,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        BundleError::RetractionNarrows(cast.charlie.member_id())
+    );
     assert_eq!(err.rule(), "§3.26");
 }
 
@@ -527,7 +573,9 @@ fn attack_retraction_narrowing_audience() {
 fn attack_chain_link_audience_lying() {
     let cast = Cast::new();
     let circle = Circle::standard(&cast);
-    let amber = Share::report(&cast.acme, "for all").seal(&circle.roster, now()).unwrap();
+    let amber = Share::report(&cast.acme, "for all")
+        .seal(&circle.roster, now())
+        .unwrap();
     let red = Share::report(&cast.acme, "for Bravo")
         .red(&[&cast.bravo])
         .seal(&circle.roster, now())
@@ -536,7 +584,10 @@ fn attack_chain_link_audience_lying() {
         let mut link = link_json(bundle);
         link["audience"] = json!(lie);
         let lying = with_link(bundle, &link, &cast.acme);
-        assert!(verify_link(lying.link(), &circle.roster).is_ok(), "alone it is a valid link");
+        assert!(
+            verify_link(lying.link(), &circle.roster).is_ok(),
+            "alone it is a valid link"
+        );
         assert_refused(
             open_as(&lying, &circle.roster, &cast.bravo, now()),
             BundleError::LinkHeaderMismatch { field: "audience" },
@@ -554,7 +605,12 @@ fn attack_mix_and_match_roster_head() {
     let base = Circle::standard(&cast);
     let mallory = company(66, "Mallory Holdings");
     let mut branch_y = base.clone();
-    let admit = branch_y.admit_event(&cast.acme, &cast.acme, &mallory, &[&cast.charlie, &cast.bravo]);
+    let admit = branch_y.admit_event(
+        &cast.acme,
+        &cast.acme,
+        &mallory,
+        &[&cast.charlie, &cast.bravo],
+    );
     branch_y.push(admit);
     let mut branch_x = base.clone();
     let change = MemberChange::SetEndpoint {
@@ -584,7 +640,9 @@ fn attack_mix_and_match_roster_head() {
 fn attack_tampered_ciphertext() {
     let cast = Cast::new();
     let circle = Circle::standard(&cast);
-    let report = Share::report(&cast.acme, "Replica lag").seal(&circle.roster, now()).unwrap();
+    let report = Share::report(&cast.acme, "Replica lag")
+        .seal(&circle.roster, now())
+        .unwrap();
     let mut ct = report.ciphertext().to_vec();
     let last = ct.len() - 1;
     ct[last] ^= 0x01;
@@ -609,7 +667,9 @@ fn attack_tampered_ciphertext() {
 fn attack_truncated_bundle() {
     let cast = Cast::new();
     let circle = Circle::standard(&cast);
-    let report = Share::report(&cast.acme, "Disk full").seal(&circle.roster, now()).unwrap();
+    let report = Share::report(&cast.acme, "Disk full")
+        .seal(&circle.roster, now())
+        .unwrap();
     let bytes = report.as_bytes();
     let err = BundleObject::parse(&bytes[..bytes.len() / 2]).unwrap_err();
     assert!(matches!(err, BundleError::Framing(_)), "{err:?}");
@@ -635,7 +695,9 @@ fn attack_truncated_bundle() {
 fn attack_huge_age_header() {
     let cast = Cast::new();
     let circle = Circle::standard(&cast);
-    let report = Share::report(&cast.acme, "Slow").seal(&circle.roster, now()).unwrap();
+    let report = Share::report(&cast.acme, "Slow")
+        .seal(&circle.roster, now())
+        .unwrap();
     let line = format!("{}\n", "A".repeat(64));
     let stanza = format!("-> grease\n{}\n", line.repeat(20_000));
     let intro = debrief_protocol::bundle::AGE_INTRO.len();
@@ -660,7 +722,9 @@ fn attack_huge_age_header() {
 fn attack_stanza_count_not_recipients() {
     let cast = Cast::new();
     let circle = Circle::standard(&cast);
-    let report = Share::report(&cast.acme, "Hidden reader").seal(&circle.roster, now()).unwrap();
+    let report = Share::report(&cast.acme, "Hidden reader")
+        .seal(&circle.roster, now())
+        .unwrap();
     let inner = inner_of(&report, &cast.acme).to_json();
     let listed = listed_recipients(&report);
     let mallory = company(66, "Mallory Holdings");
@@ -688,7 +752,9 @@ fn attack_stanza_count_not_recipients() {
 fn attack_many_recipients() {
     let cast = Cast::new();
     let circle = Circle::standard(&cast);
-    let report = Share::report(&cast.acme, "Everyone").seal(&circle.roster, now()).unwrap();
+    let report = Share::report(&cast.acme, "Everyone")
+        .seal(&circle.roster, now())
+        .unwrap();
     let flood = |n: usize| {
         let mut recips: Vec<Recipient> = (0..n as u64)
             .map(|i| {

@@ -153,17 +153,29 @@ fn attack_weak_small_order_key() {
 fn attack_non_canonical_signature() {
     let cast = Cast::new();
     let mut circle = Circle::standard(&cast);
-    let vouch = circle.vouch(&cast.bravo, debrief_protocol::EnvelopeId(Sha256Digest::of(b"subject")));
+    let vouch = circle.vouch(
+        &cast.bravo,
+        debrief_protocol::EnvelopeId(Sha256Digest::of(b"subject")),
+    );
     let twin = with_sig(&vouch, malleate(vouch.signatures()[0].sig));
     assert_ne!(twin, vouch);
-    assert_eq!(twin.id(), vouch.id(), "the malleated twin names the same object");
+    assert_eq!(
+        twin.id(),
+        vouch.id(),
+        "the malleated twin names the same object"
+    );
     assert_eq!(
         envelope::verify::<Value>(&twin, PayloadType::Vouch, &cast.bravo.signing_public_key())
             .unwrap_err(),
         EnvelopeError::BadSignature(cast.bravo.signing_key_id())
     );
     // The sequencer's admit event, malleated in transit.
-    let admit = circle.admit_event(&cast.acme, &cast.acme, &cast.echo, &[&cast.charlie, &cast.delta]);
+    let admit = circle.admit_event(
+        &cast.acme,
+        &cast.acme,
+        &cast.echo,
+        &[&cast.charlie, &cast.delta],
+    );
     let twin = with_sig(&admit, malleate(admit.signatures()[0].sig));
     circle.refuses(
         &twin,
@@ -183,7 +195,10 @@ fn attack_non_canonical_signature() {
         .unwrap();
     let twin = debrief_protocol::bundle::BundleObject::new(
         report.link().clone(),
-        with_sig(report.header(), malleate(report.header().signatures()[0].sig)),
+        with_sig(
+            report.header(),
+            malleate(report.header().signatures()[0].sig),
+        ),
         report.ciphertext().to_vec(),
     );
     assert_refused(
@@ -231,7 +246,11 @@ fn attack_non_canonical_payload() {
     let canonical = String::from_utf8(canonical_bytes(&header)).unwrap();
     let tlp = ",\"tlp\":\"AMBER\"";
     assert!(canonical.contains(tlp));
-    let bytes = format!("{{\"tlp\":\"AMBER\",{}", &canonical.replacen(tlp, "", 1)[1..]).into_bytes();
+    let bytes = format!(
+        "{{\"tlp\":\"AMBER\",{}",
+        &canonical.replacen(tlp, "", 1)[1..]
+    )
+    .into_bytes();
     let mut odd = Envelope::from_parts(PayloadType::BundleHeader.media_type(), bytes, vec![]);
     odd.add_signature(&cast.charlie).unwrap();
     let crafted = debrief_protocol::bundle::BundleObject::new(
@@ -241,7 +260,13 @@ fn attack_non_canonical_payload() {
     );
     let err = open_as(&crafted, &circle.roster, &cast.delta, at(61)).unwrap_err();
     assert!(
-        matches!(err, BundleError::NotCanonical { part: Part::Header, .. }),
+        matches!(
+            err,
+            BundleError::NotCanonical {
+                part: Part::Header,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_eq!(err.rule(), "§3.6");
@@ -289,7 +314,13 @@ fn attack_signature_replayed_across_payload_types() {
     );
     let err = open_as(&swapped, &circle.roster, &cast.delta, at(61)).unwrap_err();
     assert!(
-        matches!(err, BundleError::Malformed { part: Part::Header, .. }),
+        matches!(
+            err,
+            BundleError::Malformed {
+                part: Part::Header,
+                ..
+            }
+        ),
         "{err:?}"
     );
     let swapped = debrief_protocol::bundle::BundleObject::new(

@@ -25,7 +25,12 @@ fn endpoint(member: &debrief_keys::Identity, host: &str) -> MemberChange {
 /// A circle three events past genesis: Echo admitted, then Delta and Charlie moved endpoints.
 fn grown(cast: &Cast) -> (Circle, Circle) {
     let mut c = Circle::standard(cast);
-    let admit = c.admit_event(&cast.acme, &cast.acme, &cast.echo, &[&cast.charlie, &cast.delta]);
+    let admit = c.admit_event(
+        &cast.acme,
+        &cast.acme,
+        &cast.echo,
+        &[&cast.charlie, &cast.delta],
+    );
     c.push(admit);
     let at_seq_1 = c.clone();
     for (who, host) in [(&cast.delta, "delta2"), (&cast.charlie, "charlie2")] {
@@ -82,7 +87,10 @@ fn attack_roster_rollback() {
     let err = open_as(&report, &victim, &cast.charlie, now).unwrap_err();
     assert_eq!(err, BundleError::RosterBehind { stated: 3, have: 1 });
     assert_eq!(err.rule(), "§3.4");
-    assert!(err.is_retryable(), "held back until the roster catches up, never accepted");
+    assert!(
+        err.is_retryable(),
+        "held back until the roster catches up, never accepted"
+    );
 }
 
 /// A relay keeps serving the last checkpoint it saw, long after it expired, to hide newer
@@ -190,7 +198,9 @@ fn attack_roster_fast_forward() {
         }
     );
     // A bundle claiming roster seq 9.
-    let report = Share::report(&cast.charlie, "FF").seal(&circle.roster, at(60)).unwrap();
+    let report = Share::report(&cast.charlie, "FF")
+        .seal(&circle.roster, at(60))
+        .unwrap();
     let mut h = header_json(&report);
     h["roster"]["seq"] = 9.into();
     let crafted = forge_bundle(&report, h, report.ciphertext().to_vec(), &cast.charlie);
@@ -412,7 +422,12 @@ fn attack_removed_member_vouches() {
     let p = circle.proposal(action.clone(), &[&cast.acme, &cast.bravo]);
     let e = circle.event(&cast.acme, Circle::quorum_body(p, &action));
     circle.push(e);
-    let admit = circle.admit_event(&cast.acme, &cast.acme, &cast.echo, &[&cast.charlie, &cast.delta]);
+    let admit = circle.admit_event(
+        &cast.acme,
+        &cast.acme,
+        &cast.echo,
+        &[&cast.charlie, &cast.delta],
+    );
     circle.refuses(
         &admit,
         RosterError::VouchThreshold {
@@ -440,7 +455,13 @@ fn attack_two_vouches_one_company() {
     let vouch = |reason: &str| {
         circle
             .roster
-            .vouch(&cast.delta.member_id(), jr.id(), at(0), at(86_400), reason.into())
+            .vouch(
+                &cast.delta.member_id(),
+                jr.id(),
+                at(0),
+                at(86_400),
+                reason.into(),
+            )
             .sign(&cast.delta)
             .unwrap()
     };
@@ -478,7 +499,13 @@ fn attack_self_vouch() {
     let jr = circle.join_request(&cast.echo, &token);
     let own = circle
         .roster
-        .vouch(&cast.echo.member_id(), jr.id(), at(0), at(86_400), "trust me".into())
+        .vouch(
+            &cast.echo.member_id(),
+            jr.id(),
+            at(0),
+            at(86_400),
+            "trust me".into(),
+        )
         .sign(&cast.echo)
         .unwrap();
     let delta = circle.vouch(&cast.delta, jr.id());
@@ -513,7 +540,10 @@ fn attack_member_request_replayed() {
     let mut circle = Circle::standard(&cast);
     let old = endpoint(&cast.delta, "delta-old");
     let old_req = circle.request(&cast.delta, old.clone());
-    let e = circle.event(&cast.acme, EventBody::for_member_request(&old, old_req.clone()));
+    let e = circle.event(
+        &cast.acme,
+        EventBody::for_member_request(&old, old_req.clone()),
+    );
     circle.push(e);
     let new = endpoint(&cast.delta, "delta-new");
     let req = circle.request(&cast.delta, new.clone());
@@ -557,7 +587,12 @@ fn attack_member_request_replayed() {
     );
     assert_eq!(err.rule(), "§2.10");
     assert_eq!(
-        circle.roster.member(&cast.delta.member_id()).unwrap().endpoint.as_deref(),
+        circle
+            .roster
+            .member(&cast.delta.member_id())
+            .unwrap()
+            .endpoint
+            .as_deref(),
         Some("https://delta-new.example.net:8443")
     );
 }
@@ -597,7 +632,10 @@ fn attack_backdated_or_future_at() {
     );
     assert_eq!(err.rule(), "§2.6");
     // Within the allowed skew it is accepted.
-    assert_eq!(circle.offer(&circle.event_at(&cast.acme, body(), 1_120), now), Ok(()));
+    assert_eq!(
+        circle.offer(&circle.event_at(&cast.acme, body(), 1_120), now),
+        Ok(())
+    );
 }
 
 /// Acme tries to get a second seat (and a second vote in every "distinct companies" count) by
@@ -607,7 +645,12 @@ fn attack_second_member_for_existing_company() {
     let cast = Cast::new();
     let mut circle = Circle::standard(&cast);
     let sock = company(77, "ACME corp.");
-    let admit = circle.admit_event(&cast.acme, &cast.bravo, &sock, &[&cast.charlie, &cast.delta]);
+    let admit = circle.admit_event(
+        &cast.acme,
+        &cast.bravo,
+        &sock,
+        &[&cast.charlie, &cast.delta],
+    );
     circle.refuses(
         &admit,
         RosterError::SameCompany {
@@ -708,7 +751,13 @@ fn attack_quorum_proposal_reused() {
         },
         "§2.12",
     );
-    assert!(!circle.roster.member(&cast.delta.member_id()).unwrap().maintainer);
+    assert!(
+        !circle
+            .roster
+            .member(&cast.delta.member_id())
+            .unwrap()
+            .maintainer
+    );
 }
 
 /// Echo got an invite from Acme. It stretches the invite's expiry, uses one Charlie (not a
@@ -729,8 +778,17 @@ fn attack_tampered_or_expired_invite() {
         object: "invite".into(),
         source: debrief_protocol::EnvelopeError::BadSignature(cast.acme.signing_key_id()),
     };
-    assert_eq!(circle.roster.check_join(&stretched, &jr, at(60)).unwrap_err(), expected);
-    let vouches = vec![circle.vouch(&cast.charlie, jr.id()), circle.vouch(&cast.delta, jr.id())];
+    assert_eq!(
+        circle
+            .roster
+            .check_join(&stretched, &jr, at(60))
+            .unwrap_err(),
+        expected
+    );
+    let vouches = vec![
+        circle.vouch(&cast.charlie, jr.id()),
+        circle.vouch(&cast.delta, jr.id()),
+    ];
     circle.refuses(
         &circle.event(
             &cast.acme,
@@ -747,10 +805,16 @@ fn attack_tampered_or_expired_invite() {
     let (token_c, by_charlie) = circle.invite(&cast.charlie);
     let jr_c = circle.join_request(&cast.echo, &token_c);
     assert_eq!(
-        circle.roster.check_join(&by_charlie, &jr_c, at(60)).unwrap_err(),
+        circle
+            .roster
+            .check_join(&by_charlie, &jr_c, at(60))
+            .unwrap_err(),
         RosterError::Invite {
             seq: 1,
-            reason: format!("issued by {}, who is not a maintainer", cast.charlie.member_id()),
+            reason: format!(
+                "issued by {}, who is not a maintainer",
+                cast.charlie.member_id()
+            ),
         }
     );
     // Expired at the node that receives the join request.
@@ -863,8 +927,14 @@ fn attack_claimed_member_id_without_its_key() {
                  reached from it by the rotation statements given"
             .into(),
     };
-    assert_eq!(circle.roster.check_join(&invite, &jr, at(60)).unwrap_err(), expected);
-    let vouches = vec![circle.vouch(&cast.charlie, jr.id()), circle.vouch(&cast.delta, jr.id())];
+    assert_eq!(
+        circle.roster.check_join(&invite, &jr, at(60)).unwrap_err(),
+        expected
+    );
+    let vouches = vec![
+        circle.vouch(&cast.charlie, jr.id()),
+        circle.vouch(&cast.delta, jr.id()),
+    ];
     let admit = circle.event(
         &cast.acme,
         EventBody::Admit {
@@ -906,13 +976,19 @@ fn attack_claimed_member_id_without_its_key() {
     // The real Echo, who rotated its keys before joining, proves its id with its statement.
     let mut echo = company(5, "Echo SA");
     let statement = echo
-        .rotate(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(55), at(10))
+        .rotate(
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(55),
+            at(10),
+        )
         .unwrap();
     let mut claim = own_join_request(&circle, &echo, &token);
     claim.rotations = vec![statement];
     let jr = claim.sign(&echo).unwrap();
     assert!(circle.roster.check_join(&invite, &jr, at(60)).is_ok());
-    let vouches = vec![circle.vouch(&cast.charlie, jr.id()), circle.vouch(&cast.delta, jr.id())];
+    let vouches = vec![
+        circle.vouch(&cast.charlie, jr.id()),
+        circle.vouch(&cast.delta, jr.id()),
+    ];
     circle.push(circle.event(
         &cast.acme,
         EventBody::Admit {
@@ -922,7 +998,11 @@ fn attack_claimed_member_id_without_its_key() {
         },
     ));
     assert_eq!(
-        circle.roster.member(&cast.echo.member_id()).unwrap().signing_key,
+        circle
+            .roster
+            .member(&cast.echo.member_id())
+            .unwrap()
+            .signing_key,
         echo.signing_public_key()
     );
 }
