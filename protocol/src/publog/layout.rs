@@ -1,0 +1,55 @@
+//! The layout of a published log, on disk or over HTTP (protocol.md §7.10). Pure: names only;
+//! the node reads and writes the files.
+//!
+//! ```text
+//! DIR/
+//!   genesis.json          the genesis envelope (its id is the log id readers pin)
+//!   entries/000001.json   one entry envelope per file, seq zero-padded to 6 digits
+//!   entries/000002.json   (wider when seq ≥ 1 000 000); contiguous from 1
+//!   checkpoint.json       the latest checkpoint envelope
+//!   keys.json             the key set in force, derived from the log (a convenience; unsigned,
+//!                         checked against the log by `debrief verify`)
+//! ```
+//! Every file is the canonical JSON of its object followed by nothing (no newline).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::EnvelopeId;
+
+use super::log::KeySet;
+
+pub const GENESIS_FILE: &str = "genesis.json";
+pub const ENTRIES_DIR: &str = "entries";
+pub const CHECKPOINT_FILE: &str = "checkpoint.json";
+pub const KEYS_FILE: &str = "keys.json";
+
+/// `entries/NNNNNN.json` for `seq`.
+pub fn entry_path(seq: u64) -> String {
+    format!("{ENTRIES_DIR}/{}", entry_file_name(seq))
+}
+
+/// `NNNNNN.json` for `seq` (at least six digits).
+pub fn entry_file_name(seq: u64) -> String {
+    format!("{seq:06}.json")
+}
+
+/// Parses an entry file name back to its seq; `None` for anything else.
+pub fn parse_entry_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seq: u64 = digits.parse().ok()?;
+    (entry_file_name(seq) == name).then_some(seq)
+}
+
+/// The contents of `keys.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysFile {
+    /// The log (genesis) id.
+    pub log: EnvelopeId,
+    /// The seq of the last entry this key set was derived at.
+    pub seq: u64,
+    pub key_set: KeySet,
+}
