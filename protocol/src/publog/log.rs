@@ -593,7 +593,16 @@ impl VerifiedLog {
             .unverified_payload()
             .map_err(|e| PublogError::Checkpoint(e.to_string()))?;
         let copy_seq = self.head_seq();
-        let set = self.key_set_for(claimed.seq.min(copy_seq) + 1).clone();
+        // A checkpoint beyond this copy means the copy is stale or was rolled back, whether or
+        // not its signatures can be checked (the keys may have changed in entries the copy
+        // lacks): either way the copy cannot be shown fresh.
+        if claimed.seq > copy_seq {
+            return Err(PublogError::RolledBack {
+                checkpoint_seq: claimed.seq,
+                copy_seq,
+            });
+        }
+        let set = self.key_set_for(claimed.seq + 1).clone();
         let v: Verified<LogCheckpoint> =
             verify_threshold(env, PayloadType::PublicLogCheckpoint, &set, "checkpoint")?;
         let cp = v.value().clone();
@@ -602,12 +611,6 @@ impl VerifiedLog {
                 "belongs to log {} of circle {}, not this log",
                 cp.log, cp.circle
             )));
-        }
-        if cp.seq > copy_seq {
-            return Err(PublogError::RolledBack {
-                checkpoint_seq: cp.seq,
-                copy_seq,
-            });
         }
         if self.id_at(cp.seq) != Some(cp.head) {
             return Err(PublogError::Checkpoint(format!(
