@@ -11,6 +11,7 @@ mod config;
 mod id;
 mod init;
 mod report;
+mod verify;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
 #[derive(Debug, Parser)]
@@ -43,6 +44,8 @@ pub enum Command {
     Circle(circle::CircleCommand),
     /// Write, lint, show and export incident reports.
     Report(report::ReportCommand),
+    /// Verify a copy of a circle's public log, one entry of it, or a provenance claim.
+    Verify(verify::VerifyArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -68,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             circle::run(cli.home.as_deref(), cli.circle.as_deref(), cmd).map(|()| ExitCode::SUCCESS)
         }
         Command::Report(cmd) => report::run(cmd),
+        Command::Verify(args) => verify::run(args),
     }
 }
