@@ -18,7 +18,12 @@ use debrief_protocol::publog::{ProvenanceClaim, VerifiedLog, verify_log};
 use publog_support::*;
 
 fn now() -> Timestamp {
-    Timestamp::from_unix(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64)
+    Timestamp::from_unix(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    )
 }
 
 /// Writes the standard log to `dir` in the published layout, with `checkpoint`.
@@ -36,7 +41,11 @@ fn write_log(dir: &Path, checkpoint: &Envelope) -> VerifiedLog {
         seq: log.head_seq(),
         key_set: log.current_key_set().clone(),
     };
-    fs::write(dir.join(layout::KEYS_FILE), serde_json::to_vec(&keys).unwrap()).unwrap();
+    fs::write(
+        dir.join(layout::KEYS_FILE),
+        serde_json::to_vec(&keys).unwrap(),
+    )
+    .unwrap();
     log
 }
 
@@ -44,7 +53,12 @@ fn fresh_checkpoint() -> Envelope {
     let s = standard_log();
     let log = verify_log(&s.genesis.id(), &s.genesis, &s.entries).unwrap();
     let n = now();
-    checkpoint_for(&log, n.plus_seconds(-60), n.plus_seconds(86_400), &[&key(101), &key(104)])
+    checkpoint_for(
+        &log,
+        n.plus_seconds(-60),
+        n.plus_seconds(86_400),
+        &[&key(101), &key(104)],
+    )
 }
 
 fn verify(args: &[&str]) -> (i32, String) {
@@ -86,15 +100,34 @@ fn a_good_copy_verifies_and_says_what_was_not_verified() {
     let (code, out) = verify(&[p(&s.dir), "--genesis", &s.genesis]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("result: VERIFIED"), "{out}");
-    assert!(out.contains(&format!("log {} of circle", s.genesis)), "{out}");
-    assert!(out.contains("+ all 6 entries chain from the genesis"), "{out}");
-    assert!(out.contains("+ keys.json lists the key set the log itself establishes"), "{out}");
-    assert!(out.contains("- who wrote the report: approvals are not published"), "{out}");
+    assert!(
+        out.contains(&format!("log {} of circle", s.genesis)),
+        "{out}"
+    );
+    assert!(
+        out.contains("+ all 6 entries chain from the genesis"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+ keys.json lists the key set the log itself establishes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("- who wrote the report: approvals are not published"),
+        "{out}"
+    );
 
     // One entry, by its file: superseded by the erratum, still exit 0.
-    let (code, out) = verify(&[p(&s.dir.join("entries/000001.json")), "--genesis", &s.genesis]);
+    let (code, out) = verify(&[
+        p(&s.dir.join("entries/000001.json")),
+        "--genesis",
+        &s.genesis,
+    ]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("entry 1 is superseded by erratum 3; read that entry"), "{out}");
+    assert!(
+        out.contains("entry 1 is superseded by erratum 3; read that entry"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -125,7 +158,10 @@ fn a_tampered_copy_is_refused() {
     fs::write(&path, tampered.to_json()).unwrap();
     let (code, out) = verify(&[p(&s.dir), "--genesis", &s.genesis]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("REFUSED: §7.6 entry 3: signature invalid"), "{out}");
+    assert!(
+        out.contains("REFUSED: §7.6 entry 3: signature invalid"),
+        "{out}"
+    );
 
     // A missing entry is a gap, not a shorter log.
     fs::remove_file(s.dir.join(layout::entry_path(2))).unwrap();
@@ -149,21 +185,34 @@ fn a_wrong_or_missing_genesis_is_refused() {
     );
     let (code, out) = verify(&[p(&s.dir)]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains(&format!("This log's genesis id is {}", s.genesis)), "{out}");
+    assert!(
+        out.contains(&format!("This log's genesis id is {}", s.genesis)),
+        "{out}"
+    );
 }
 
 #[test]
 fn a_stale_or_missing_checkpoint_is_refused() {
     let s = site();
     // The standard checkpoint expired in November 2026.
-    fs::write(s.dir.join(layout::CHECKPOINT_FILE), standard_log().checkpoint.to_json()).unwrap();
+    fs::write(
+        s.dir.join(layout::CHECKPOINT_FILE),
+        standard_log().checkpoint.to_json(),
+    )
+    .unwrap();
     let (code, out) = verify(&[p(&s.dir), "--genesis", &s.genesis]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("REFUSED: §7.8 checkpoint is stale: it expired at 2026-11-27T01:40:00Z"), "{out}");
+    assert!(
+        out.contains("REFUSED: §7.8 checkpoint is stale: it expired at 2026-11-27T01:40:00Z"),
+        "{out}"
+    );
     fs::remove_file(s.dir.join(layout::CHECKPOINT_FILE)).unwrap();
     let (code, out) = verify(&[p(&s.dir), "--genesis", &s.genesis]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("- freshness: without a valid checkpoint"), "{out}");
+    assert!(
+        out.contains("- freshness: without a valid checkpoint"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -192,7 +241,10 @@ fn a_claim_convinces_and_a_wrong_salt_does_not() {
         )),
         "{out}"
     );
-    assert!(out.contains("- that the attribution key belongs to \"Charlie Inc\""), "{out}");
+    assert!(
+        out.contains("- that the attribution key belongs to \"Charlie Inc\""),
+        "{out}"
+    );
 
     let bad = ProvenanceClaim::make(
         s.log.circle(),
@@ -205,13 +257,18 @@ fn a_claim_convinces_and_a_wrong_salt_does_not() {
         &attribution(),
     )
     .unwrap();
-    assert_eq!(bad.payload_type(), PayloadType::ProvenanceClaim.media_type());
+    assert_eq!(
+        bad.payload_type(),
+        PayloadType::ProvenanceClaim.media_type()
+    );
     let bad_path = s.dir.parent().unwrap().join("bad-claim.json");
     fs::write(&bad_path, bad.to_json()).unwrap();
     let (code, out) = verify(&[p(&s.dir), "--genesis", &s.genesis, "--claim", p(&bad_path)]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("§7.4 provenance claim: the revealed salt and key do not open entry 3's commitment"),
+        out.contains(
+            "§7.4 provenance claim: the revealed salt and key do not open entry 3's commitment"
+        ),
         "{out}"
     );
 }

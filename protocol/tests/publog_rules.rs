@@ -23,7 +23,10 @@ fn verified_standard() -> (StandardLog, VerifiedLog) {
 fn standard_log_verifies_with_statuses() {
     let (_, log) = verified_standard();
     assert_eq!(log.head_seq(), 6);
-    assert_eq!(log.status(1).unwrap(), EntryStatus::SupersededBy { erratum: 3 });
+    assert_eq!(
+        log.status(1).unwrap(),
+        EntryStatus::SupersededBy { erratum: 3 }
+    );
     assert_eq!(log.status(3).unwrap(), EntryStatus::Valid);
     assert_eq!(
         log.status(2).unwrap(),
@@ -32,8 +35,14 @@ fn standard_log_verifies_with_statuses() {
             reason: "the incident was misattributed".into()
         }
     );
-    assert_eq!(log.status(4).unwrap(), EntryStatus::NotContent { kind: "retraction" });
-    assert_eq!(log.status(5).unwrap(), EntryStatus::NotContent { kind: "key-set" });
+    assert_eq!(
+        log.status(4).unwrap(),
+        EntryStatus::NotContent { kind: "retraction" }
+    );
+    assert_eq!(
+        log.status(5).unwrap(),
+        EntryStatus::NotContent { kind: "key-set" }
+    );
     assert_eq!(log.status(6).unwrap(), EntryStatus::Valid);
     assert_eq!(log.status(7).unwrap_err(), PublogError::NoSuchEntry(7));
     assert_eq!(log.key_set_history().len(), 2);
@@ -74,7 +83,11 @@ fn a_lone_publication_key_is_refused() {
     let env = g.sign(&[&key(101)]).unwrap();
     let err = VerifiedLog::start(&env.id(), &env).unwrap_err();
     assert_eq!(err.rule(), "§7.5");
-    assert!(err.to_string().contains("threshold 1 is below the floor of 2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("threshold 1 is below the floor of 2"),
+        "{err}"
+    );
 
     // Two keys, but both of company 1.
     let mut g = genesis();
@@ -126,7 +139,10 @@ fn too_few_signatures_on_an_entry_is_refused() {
 fn two_keys_of_one_company_count_once() {
     let (s, _) = verified_standard();
     let mut log = VerifiedLog::start(&s.genesis.id(), &s.genesis).unwrap();
-    let entry = log.next_entry(t(100), publish(&content("same-company", "Two keys, one company"), 9));
+    let entry = log.next_entry(
+        t(100),
+        publish(&content("same-company", "Two keys, one company"), 9),
+    );
     let env = entry.sign(&[&key(101), &key(111)]).unwrap();
     let err = log.append(&env).unwrap_err();
     assert_eq!(
@@ -144,7 +160,8 @@ fn two_keys_of_one_company_count_once() {
         PublogError::TooFewSignatures { companies: 1, .. }
     ));
     // Two companies do.
-    log.append(&entry.sign(&[&key(111), &key(103)]).unwrap()).unwrap();
+    log.append(&entry.sign(&[&key(111), &key(103)]).unwrap())
+        .unwrap();
     assert_eq!(log.head_seq(), 1);
 }
 
@@ -164,7 +181,11 @@ fn a_tampered_entry_is_refused() {
     entries[0] = tampered;
     let err = verify_log(&s.genesis.id(), &s.genesis, &entries).unwrap_err();
     assert_eq!(err.rule(), "§7.6");
-    assert!(err.to_string().starts_with("§7.6 entry 1: signature invalid"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("§7.6 entry 1: signature invalid"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -191,8 +212,13 @@ fn key_set_changes_need_the_previous_set_and_retire_old_keys() {
         threshold: 2,
     };
     // The incoming set cannot sign itself in.
-    let change = log.next_entry(t(5000), EntryBody::KeySet(KeySetChange { key_set: new_set }));
-    let err = log.append(&change.sign(&[&key(104), &key(105)]).unwrap()).unwrap_err();
+    let change = log.next_entry(
+        t(5000),
+        EntryBody::KeySet(KeySetChange { key_set: new_set }),
+    );
+    let err = log
+        .append(&change.sign(&[&key(104), &key(105)]).unwrap())
+        .unwrap_err();
     assert!(matches!(err, PublogError::Envelope { .. }), "{err}");
     // A set with threshold 1 is refused even when the old set signs it.
     let weak = log.next_entry(
@@ -204,13 +230,23 @@ fn key_set_changes_need_the_previous_set_and_retire_old_keys() {
             },
         }),
     );
-    let err = log.append(&weak.sign(&[&key(101), &key(102)]).unwrap()).unwrap_err();
+    let err = log
+        .append(&weak.sign(&[&key(101), &key(102)]).unwrap())
+        .unwrap_err();
     assert_eq!(err.rule(), "§7.7");
     // In the standard log, 103 was dropped at seq 5: after that it no longer counts.
     let mut log = verify_log(&s.genesis.id(), &s.genesis, &s.entries[..5]).unwrap();
-    let e = log.next_entry(t(5500), publish(&content("after-change", "Signed by a retired key"), 4));
-    let err = log.append(&e.sign(&[&key(102), &key(103)]).unwrap()).unwrap_err();
-    assert!(matches!(err, PublogError::TooFewSignatures { companies: 1, .. }), "{err}");
+    let e = log.next_entry(
+        t(5500),
+        publish(&content("after-change", "Signed by a retired key"), 4),
+    );
+    let err = log
+        .append(&e.sign(&[&key(102), &key(103)]).unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(err, PublogError::TooFewSignatures { companies: 1, .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -219,7 +255,9 @@ fn errata_and_retractions_follow_their_rules() {
     let mut log = verify_log(&s.genesis.id(), &s.genesis, &s.entries).unwrap();
     // No erratum of a retracted publication.
     let e = log.next_entry(t(7000), erratum(2, &content("dns-ttl", "Fixed"), 2, "Fix."));
-    let err = log.append(&e.sign(&[&key(101), &key(102)]).unwrap()).unwrap_err();
+    let err = log
+        .append(&e.sign(&[&key(101), &key(102)]).unwrap())
+        .unwrap_err();
     assert_eq!(
         err,
         PublogError::Kind {
@@ -228,12 +266,19 @@ fn errata_and_retractions_follow_their_rules() {
         }
     );
     // An erratum names the original, not another erratum.
-    let e = log.next_entry(t(7000), erratum(3, &content("cache-stampede", "Again"), 1, "Again."));
-    let err = log.append(&e.sign(&[&key(101), &key(102)]).unwrap()).unwrap_err();
+    let e = log.next_entry(
+        t(7000),
+        erratum(3, &content("cache-stampede", "Again"), 1, "Again."),
+    );
+    let err = log
+        .append(&e.sign(&[&key(101), &key(102)]).unwrap())
+        .unwrap_err();
     assert!(err.to_string().contains("entry 3 is an erratum"), "{err}");
     // A slug is used once.
     let e = log.next_entry(t(7000), publish(&content("cert-expiry", "Duplicate"), 5));
-    let err = log.append(&e.sign(&[&key(101), &key(102)]).unwrap()).unwrap_err();
+    let err = log
+        .append(&e.sign(&[&key(101), &key(102)]).unwrap())
+        .unwrap_err();
     assert!(err.to_string().contains("already used"), "{err}");
     // A retraction states its reason.
     let e = log.next_entry(
@@ -243,7 +288,9 @@ fn errata_and_retractions_follow_their_rules() {
             reason: " ".into(),
         }),
     );
-    let err = log.append(&e.sign(&[&key(101), &key(102)]).unwrap()).unwrap_err();
+    let err = log
+        .append(&e.sign(&[&key(101), &key(102)]).unwrap())
+        .unwrap_err();
     assert_eq!(err.rule(), "§7.7");
     // Retracting a publication retracts its errata too.
     let e = log.next_entry(
@@ -253,7 +300,8 @@ fn errata_and_retractions_follow_their_rules() {
             reason: "published too early".into(),
         }),
     );
-    log.append(&e.sign(&[&key(101), &key(102)]).unwrap()).unwrap();
+    log.append(&e.sign(&[&key(101), &key(102)]).unwrap())
+        .unwrap();
     assert_eq!(
         log.status(3).unwrap(),
         EntryStatus::Retracted {
@@ -272,10 +320,11 @@ fn a_fresh_checkpoint_covers_the_copy() {
     assert_eq!(f.uncovered, 0);
     assert_eq!(f.checkpoint.seq, 6);
     let st = log.statement(Some(&f), Some(2));
-    assert!(st
-        .verified
-        .iter()
-        .any(|l| l == "entry 2 was RETRACTED by entry 4: the incident was misattributed"));
+    assert!(
+        st.verified
+            .iter()
+            .any(|l| l == "entry 2 was RETRACTED by entry 4: the incident was misattributed")
+    );
 }
 
 #[test]
@@ -292,7 +341,12 @@ fn a_stale_checkpoint_is_refused() {
     );
     // A validity beyond the maximum lifetime is refused outright.
     let long = checkpoint_for(&log, t(6000), t(6000 + 8 * 86_400), &[&key(101), &key(104)]);
-    assert_eq!(log.check_checkpoint(&long, t(6001), None).unwrap_err().rule(), "§7.8");
+    assert_eq!(
+        log.check_checkpoint(&long, t(6001), None)
+            .unwrap_err()
+            .rule(),
+        "§7.8"
+    );
 }
 
 #[test]
@@ -300,7 +354,9 @@ fn a_rolled_back_copy_is_refused() {
     let (s, _) = verified_standard();
     // The copy stops at seq 4 (hiding the newest publication) but the checkpoint says 6.
     let short = verify_log(&s.genesis.id(), &s.genesis, &s.entries[..4]).unwrap();
-    let err = short.check_checkpoint(&s.checkpoint, t(6001), None).unwrap_err();
+    let err = short
+        .check_checkpoint(&s.checkpoint, t(6001), None)
+        .unwrap_err();
     assert_eq!(
         err,
         PublogError::RolledBack {
@@ -309,14 +365,24 @@ fn a_rolled_back_copy_is_refused() {
         }
     );
     // An old checkpoint replayed to a reader who saw a newer one.
-    let old = checkpoint_for(&short, t(4500), t(4500 + 86_400 * 6), &[&key(101), &key(102)]);
+    let old = checkpoint_for(
+        &short,
+        t(4500),
+        t(4500 + 86_400 * 6),
+        &[&key(101), &key(102)],
+    );
     let full = verify_log(&s.genesis.id(), &s.genesis, &s.entries).unwrap();
     let newest: LogCheckpoint = s.checkpoint.unverified_payload().unwrap();
     let f = full.check_checkpoint(&old, t(6001), None).unwrap();
     assert_eq!(f.uncovered, 2);
-    let err = full.check_checkpoint(&old, t(6001), Some(&newest)).unwrap_err();
+    let err = full
+        .check_checkpoint(&old, t(6001), Some(&newest))
+        .unwrap_err();
     assert_eq!(err.rule(), "§7.8");
-    assert!(err.to_string().contains("older than one seen before"), "{err}");
+    assert!(
+        err.to_string().contains("older than one seen before"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -392,7 +458,11 @@ fn a_wrong_salt_or_key_fails_the_claim() {
     assert_eq!(err.rule(), "§7.4");
     // Someone else signing a claim that names the author's attribution key.
     let err = check_claim(&claim(3, salt(1), &key(77), &log), &log).unwrap_err();
-    assert!(err.to_string().contains("not signed by the attribution key"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("not signed by the attribution key"),
+        "{err}"
+    );
     // Someone claiming with their own key and the (now public) salt.
     let (h, _) = log.commitment_of(3).unwrap();
     let env = ProvenanceClaim::make(
@@ -409,8 +479,23 @@ fn a_wrong_salt_or_key_fails_the_claim() {
     assert!(check_claim(&env, &log).is_err());
     // A claim on an entry without content.
     let (h, _) = log.commitment_of(1).unwrap();
-    let env = ProvenanceClaim::make(log.circle(), log.genesis_id(), 4, h, &salt(1), "", t(9000), &attribution()).unwrap();
-    assert!(check_claim(&env, &log).unwrap_err().to_string().contains("entry 4 is not a publication"));
+    let env = ProvenanceClaim::make(
+        log.circle(),
+        log.genesis_id(),
+        4,
+        h,
+        &salt(1),
+        "",
+        t(9000),
+        &attribution(),
+    )
+    .unwrap();
+    assert!(
+        check_claim(&env, &log)
+            .unwrap_err()
+            .to_string()
+            .contains("entry 4 is not a publication")
+    );
 }
 
 #[test]
@@ -421,8 +506,14 @@ fn commitment_binds_every_input() {
     let base = provenance_commitment(&circle(), &h, &k, &salt(1));
     let other_circle = EnvelopeId(Sha256Digest::of(b"x"));
     assert_ne!(base, provenance_commitment(&other_circle, &h, &k, &salt(1)));
-    assert_ne!(base, provenance_commitment(&circle(), &Sha256Digest::of(b"y"), &k, &salt(1)));
-    assert_ne!(base, provenance_commitment(&circle(), &h, &key(7).public_key(), &salt(1)));
+    assert_ne!(
+        base,
+        provenance_commitment(&circle(), &Sha256Digest::of(b"y"), &k, &salt(1))
+    );
+    assert_ne!(
+        base,
+        provenance_commitment(&circle(), &h, &key(7).public_key(), &salt(1))
+    );
     assert_ne!(base, provenance_commitment(&circle(), &h, &k, &salt(2)));
     // Exactly the concatenation of DESIGN §6.
     let mut bytes = b"debrief/v1/provenance".to_vec();
@@ -437,7 +528,10 @@ fn commitment_binds_every_input() {
 fn content_must_be_in_its_one_serialisation() {
     let c = content("cache-stampede", "Title");
     let mut v = serde_json::to_value(&c).unwrap();
-    assert_eq!(PublicContent::from_value(&v).unwrap().1, c.sha256().unwrap());
+    assert_eq!(
+        PublicContent::from_value(&v).unwrap().1,
+        c.sha256().unwrap()
+    );
     v["extra"] = serde_json::json!(1);
     assert_eq!(PublicContent::from_value(&v).unwrap_err().rule(), "§7.1");
     let mut bad = c.clone();
@@ -486,7 +580,15 @@ fn approvals_from_three_distinct_companies_pass() {
         approve(&c, 4, ApprovalRole::Reviewer, h, 10_000),
         approve(&c, 2, ApprovalRole::Maintainer, h, 10_000),
     ];
-    let set = check_approvals(&approvals, &h, &author, &c.roster, 3, roster_support::t(200)).unwrap();
+    let set = check_approvals(
+        &approvals,
+        &h,
+        &author,
+        &c.roster,
+        3,
+        roster_support::t(200),
+    )
+    .unwrap();
     assert_eq!(set.reviewer, roster_support::id(4));
     assert_eq!(set.maintainer, roster_support::id(2));
     assert_eq!(set.companies.len(), 3);
@@ -511,7 +613,10 @@ fn approval_refusals() {
         now,
     )
     .unwrap_err();
-    assert!(matches!(err, PublogError::ApprovalsInsufficient(_)), "{err}");
+    assert!(
+        matches!(err, PublogError::ApprovalsInsufficient(_)),
+        "{err}"
+    );
     // Two approvals from one company: maintainer 2 also reviews.
     let err = check_approvals(
         &[
@@ -526,7 +631,10 @@ fn approval_refusals() {
         now,
     )
     .unwrap_err();
-    assert!(err.to_string().contains("three distinct companies"), "{err}");
+    assert!(
+        err.to_string().contains("three distinct companies"),
+        "{err}"
+    );
     // Stale after the content changed.
     let h2 = Sha256Digest::of(b"content v2");
     let err = check_approvals(
@@ -566,8 +674,15 @@ fn approval_refusals() {
         (4, ApprovalRole::Author, "is not the report's author"),
         (3, ApprovalRole::Reviewer, "cannot also be the reviewer"),
     ] {
-        let err = check_approvals(&[approve(&c, n, role, h, 10_000)], &h, &author, &c.roster, 3, now)
-            .unwrap_err();
+        let err = check_approvals(
+            &[approve(&c, n, role, h, 10_000)],
+            &h,
+            &author,
+            &c.roster,
+            3,
+            now,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains(needle), "{err}");
     }
     // Signed by the wrong key.
@@ -582,8 +697,19 @@ fn approval_refusals() {
     }
     .sign(&c.fixture.key_of(1))
     .unwrap();
-    let err = check_approvals(std::slice::from_mut(&mut forged), &h, &author, &c.roster, 3, now).unwrap_err();
-    assert!(err.to_string().contains("no signature by a trusted key"), "{err}");
+    let err = check_approvals(
+        std::slice::from_mut(&mut forged),
+        &h,
+        &author,
+        &c.roster,
+        3,
+        now,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("no signature by a trusted key"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -607,7 +733,10 @@ fn policy_may_require_more_companies() {
     let mut four = three;
     four.push(approve(&c, 1, ApprovalRole::Maintainer, h, 10_000));
     assert_eq!(
-        check_approvals(&four, &h, &author, &c.roster, 4, now).unwrap().companies.len(),
+        check_approvals(&four, &h, &author, &c.roster, 4, now)
+            .unwrap()
+            .companies
+            .len(),
         4
     );
     // A policy below 3 never lowers the floor.

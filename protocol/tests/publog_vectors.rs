@@ -120,12 +120,20 @@ fn env_from(v: &Value) -> Envelope {
 fn stored_log_verifies_to_its_expectations() {
     let v = check_or_write("publog-log.json", &log_vector());
     let genesis = env_from(&v["genesis"]);
-    let entries: Vec<Envelope> = v["entries"].as_array().unwrap().iter().map(env_from).collect();
+    let entries: Vec<Envelope> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(env_from)
+        .collect();
     let pinned: EnvelopeId = v["expect"]["genesis_id"].as_str().unwrap().parse().unwrap();
     let log = verify_log(&pinned, &genesis, &entries).unwrap();
     assert_eq!(expectations(&log), v["expect"]);
-    let now = debrief_protocol::Timestamp::parse(v["checkpoint_checked_at"].as_str().unwrap()).unwrap();
-    let f = log.check_checkpoint(&env_from(&v["checkpoint"]), now, None).unwrap();
+    let now =
+        debrief_protocol::Timestamp::parse(v["checkpoint_checked_at"].as_str().unwrap()).unwrap();
+    let f = log
+        .check_checkpoint(&env_from(&v["checkpoint"]), now, None)
+        .unwrap();
     assert_eq!(f.uncovered, 0);
 }
 
@@ -133,18 +141,36 @@ fn stored_log_verifies_to_its_expectations() {
 fn stored_provenance_opens_from_raw_inputs() {
     let v = check_or_write("publog-provenance.json", &provenance_vector());
     let mut bytes = v["domain"].as_str().unwrap().as_bytes().to_vec();
-    for field in ["circle", "content_sha256", "attribution_key_hex", "salt_hex"] {
+    for field in [
+        "circle",
+        "content_sha256",
+        "attribution_key_hex",
+        "salt_hex",
+    ] {
         let hex = v[field].as_str().unwrap();
         assert_eq!(hex.len(), 64);
         for i in (0..64).step_by(2) {
             bytes.push(u8::from_str_radix(&hex[i..i + 2], 16).unwrap());
         }
     }
-    assert_eq!(Sha256Digest::of(&bytes).to_hex(), v["commitment"].as_str().unwrap());
-    let l: Value = serde_json::from_str(&std::fs::read_to_string(dir().join("publog-log.json")).unwrap()).unwrap();
+    assert_eq!(
+        Sha256Digest::of(&bytes).to_hex(),
+        v["commitment"].as_str().unwrap()
+    );
+    let l: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("publog-log.json")).unwrap())
+            .unwrap();
     let genesis = env_from(&l["genesis"]);
-    let entries: Vec<Envelope> = l["entries"].as_array().unwrap().iter().map(env_from).collect();
+    let entries: Vec<Envelope> = l["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(env_from)
+        .collect();
     let log = verify_log(&genesis.id(), &genesis, &entries).unwrap();
     let checked = check_claim(&env_from(&v["claim"]), &log).unwrap();
-    assert_eq!(checked.commitment.to_hex(), v["commitment"].as_str().unwrap());
+    assert_eq!(
+        checked.commitment.to_hex(),
+        v["commitment"].as_str().unwrap()
+    );
 }

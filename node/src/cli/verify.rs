@@ -16,9 +16,7 @@ use debrief_protocol::Timestamp;
 use debrief_protocol::envelope::Envelope;
 use debrief_protocol::ids::EnvelopeId;
 use debrief_protocol::publog::layout::{self, KeysFile};
-use debrief_protocol::publog::{
-    EntryStatus, Freshness, VerifiedLog, check_claim, verify_log,
-};
+use debrief_protocol::publog::{EntryStatus, Freshness, VerifiedLog, check_claim, verify_log};
 
 /// Largest file of a published log that `verify` reads (an entry holds one report).
 const MAX_LOG_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -92,9 +90,9 @@ fn log_dir_of(path: &Path) -> anyhow::Result<(PathBuf, Option<u64>)> {
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(layout::parse_entry_file_name);
-    let parent = path.parent().filter(|p| {
-        p.file_name().and_then(|n| n.to_str()) == Some(layout::ENTRIES_DIR)
-    });
+    let parent = path
+        .parent()
+        .filter(|p| p.file_name().and_then(|n| n.to_str()) == Some(layout::ENTRIES_DIR));
     match (seq, parent.and_then(Path::parent)) {
         (Some(seq), Some(dir)) => Ok((dir.to_path_buf(), Some(seq))),
         _ => bail!(
@@ -128,8 +126,8 @@ fn read_log(dir: &Path) -> anyhow::Result<LogCopy> {
     let entries_dir = dir.join(layout::ENTRIES_DIR);
     let mut seqs = Vec::new();
     if entries_dir.exists() {
-        for item in fs::read_dir(&entries_dir)
-            .with_context(|| format!("{}", entries_dir.display()))?
+        for item in
+            fs::read_dir(&entries_dir).with_context(|| format!("{}", entries_dir.display()))?
         {
             let item = item.with_context(|| format!("{}", entries_dir.display()))?;
             let name = item.file_name();
@@ -150,7 +148,9 @@ fn read_log(dir: &Path) -> anyhow::Result<LogCopy> {
         if *seq != expected {
             bail!(
                 "{}: entry {expected} is missing (the entries must run 1, 2, 3, ... without gaps)",
-                entries_dir.join(layout::entry_file_name(expected)).display()
+                entries_dir
+                    .join(layout::entry_file_name(expected))
+                    .display()
             );
         }
         entries.push(read_envelope(&dir.join(layout::entry_path(*seq)))?);
@@ -251,9 +251,10 @@ fn check(
         }
     }
     if let Some(path) = claim {
-        match read_envelope(path).map_err(|e| format!("{e:#}")).and_then(|env| {
-            check_claim(&env, &log).map_err(|e| e.to_string())
-        }) {
+        match read_envelope(path)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|env| check_claim(&env, &log).map_err(|e| e.to_string()))
+        {
             Ok(c) => {
                 extra_verified.push(format!(
                     "the holder of attribution key {} made entry {}'s provenance commitment (claim {})",
@@ -300,7 +301,10 @@ fn print_summary(
     if let Some(seq) = entry
         && let Some((content, hash)) = log.content(seq)
     {
-        println!("entry {seq}: {:?} ({}), content sha256 {hash}", content.title, content.slug);
+        println!(
+            "entry {seq}: {:?} ({}), content sha256 {hash}",
+            content.title, content.slug
+        );
     }
     println!("verified:");
     for line in st.verified.iter().chain(&extra_verified) {

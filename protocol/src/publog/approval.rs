@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::{self, Envelope, EnvelopeError, PayloadType, Signer, Verified};
+use crate::ids::EnvelopeId;
 use crate::ids::{MemberId, Sha256Digest};
 use crate::membership::RosterHistory;
 use crate::timestamp::Timestamp;
-use crate::ids::EnvelopeId;
 
 use super::error::PublogError;
 
@@ -93,9 +93,7 @@ pub fn check_approvals(
     let mut good: Vec<Verified<Approval>> = Vec::new();
     for (index, env) in approvals.iter().enumerate() {
         let fail = |message: String| PublogError::Approval { index, message };
-        let claimed: Approval = env
-            .unverified_payload()
-            .map_err(|e| fail(e.to_string()))?;
+        let claimed: Approval = env.unverified_payload().map_err(|e| fail(e.to_string()))?;
         if claimed.roster_seq > head_seq {
             return Err(fail(format!(
                 "names roster seq {} beyond the head {head_seq}",

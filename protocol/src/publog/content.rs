@@ -81,7 +81,8 @@ impl PublicContent {
     pub fn from_value(value: &Value) -> Result<(PublicContent, Sha256Digest), PublogError> {
         let content: PublicContent = serde_json::from_value(value.clone())
             .map_err(|e| PublogError::Content(format!("does not match the schema: {e}")))?;
-        let bytes = canonical::value_to_canonical_vec(value).map_err(PublogError::ContentEncoding)?;
+        let bytes =
+            canonical::value_to_canonical_vec(value).map_err(PublogError::ContentEncoding)?;
         if content.to_canonical_json()? != bytes {
             return Err(PublogError::Content(
                 "not in the one serialisation of its fields".into(),
@@ -96,5 +97,6 @@ fn slug_ok(s: &str) -> bool {
     let b = s.as_bytes();
     (3..=64).contains(&b.len())
         && matches!(b[0], b'a'..=b'z' | b'0'..=b'9')
-        && b.iter().all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+        && b.iter()
+            .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
 }

@@ -222,7 +222,10 @@ fn verify_threshold<T: DeserializeOwned>(
     what: &str,
 ) -> Result<Verified<T>, PublogError> {
     let v: Verified<T> = envelope::verify_with(env, payload_type, |id| {
-        set.keys.iter().find(|k| k.key.key_id() == *id).map(|k| k.key)
+        set.keys
+            .iter()
+            .find(|k| k.key.key_id() == *id)
+            .map(|k| k.key)
     })
     .map_err(|source| PublogError::Envelope {
         what: what.to_owned(),
@@ -422,7 +425,11 @@ impl VerifiedLog {
         let chain = |message: String| PublogError::Chain { seq, message };
         // §7.6: bound to this circle and log, in order, chained to the previous id.
         if v.circle != self.circle() {
-            return Err(chain(format!("names circle {}, not {}", v.circle, self.circle())));
+            return Err(chain(format!(
+                "names circle {}, not {}",
+                v.circle,
+                self.circle()
+            )));
         }
         if v.log != self.genesis_id() {
             return Err(chain(format!(
@@ -514,7 +521,9 @@ impl VerifiedLog {
                     )));
                 }
                 if r.reason.trim().is_empty() {
-                    return Err(kind("a retraction states its reason (reason is empty)".into()));
+                    return Err(kind(
+                        "a retraction states its reason (reason is empty)".into(),
+                    ));
                 }
             }
             EntryBody::KeySet(change) => {
@@ -529,8 +538,7 @@ impl VerifiedLog {
         match &v.entry {
             EntryBody::Erratum(e) => self.errata.entry(e.corrects).or_default().push(seq),
             EntryBody::Retraction(r) => {
-                self.retractions
-                    .insert(r.retracts, (seq, r.reason.clone()));
+                self.retractions.insert(r.retracts, (seq, r.reason.clone()));
             }
             _ => {}
         }
@@ -620,14 +628,15 @@ impl VerifiedLog {
                 self.id_at(cp.seq).map_or_else(String::new, |i| i.to_hex())
             )));
         }
-        if cp.expires <= cp.at || cp.expires.unix() - cp.at.unix() > MAX_LOG_CHECKPOINT_LIFETIME_SECS
+        if cp.expires <= cp.at
+            || cp.expires.unix() - cp.at.unix() > MAX_LOG_CHECKPOINT_LIFETIME_SECS
         {
             return Err(PublogError::Checkpoint(format!(
                 "validity from {} to {} is not within 1 second to {MAX_LOG_CHECKPOINT_LIFETIME_SECS} seconds",
                 cp.at, cp.expires
             )));
         }
-        if cp.at > now.plus_seconds(MAX_CLOCK_SKEW_SECS as i64) {
+        if cp.at > now.plus_seconds(MAX_CLOCK_SKEW_SECS) {
             return Err(PublogError::Checkpoint(format!(
                 "issued at {} is in the future (now {now})",
                 cp.at
@@ -709,7 +718,9 @@ impl VerifiedLog {
         if let Some(seq) = entry {
             match self.status(seq) {
                 Ok(EntryStatus::Valid) => {
-                    verified.push(format!("entry {seq} is current: neither corrected nor retracted"));
+                    verified.push(format!(
+                        "entry {seq} is current: neither corrected nor retracted"
+                    ));
                 }
                 Ok(EntryStatus::SupersededBy { erratum }) => verified.push(format!(
                     "entry {seq} is superseded by erratum {erratum}; read that entry"

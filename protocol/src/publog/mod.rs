@@ -21,9 +21,7 @@ pub mod layout;
 mod log;
 mod provenance;
 
-pub use approval::{
-    Approval, ApprovalRole, ApprovalSet, MIN_APPROVING_COMPANIES, check_approvals,
-};
+pub use approval::{Approval, ApprovalRole, ApprovalSet, MIN_APPROVING_COMPANIES, check_approvals};
 pub use content::{MAX_PUBLIC_CONTENT_BYTES, PublicContent};
 pub use error::PublogError;
 pub use log::{

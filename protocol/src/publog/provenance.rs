@@ -97,7 +97,9 @@ pub struct CheckedClaim {
 /// the entry's commitment. A wrong salt, key or content fails.
 pub fn check_claim(claim: &Envelope, log: &VerifiedLog) -> Result<CheckedClaim, PublogError> {
     let fail = |m: String| PublogError::Claim(m);
-    let unverified: ProvenanceClaim = claim.unverified_payload().map_err(|e| fail(e.to_string()))?;
+    let unverified: ProvenanceClaim = claim
+        .unverified_payload()
+        .map_err(|e| fail(e.to_string()))?;
     let v: Verified<ProvenanceClaim> = envelope::verify(
         claim,
         PayloadType::ProvenanceClaim,
@@ -113,7 +115,11 @@ pub fn check_claim(claim: &Envelope, log: &VerifiedLog) -> Result<CheckedClaim, 
         )));
     }
     if c.circle != log.circle() {
-        return Err(fail(format!("names circle {}, not {}", c.circle, log.circle())));
+        return Err(fail(format!(
+            "names circle {}, not {}",
+            c.circle,
+            log.circle()
+        )));
     }
     let Some((content_sha256, commitment)) = log.commitment_of(c.seq) else {
         return Err(fail(format!(

@@ -134,21 +134,34 @@ pub struct StandardLog {
 }
 
 pub fn standard_log() -> StandardLog {
-    let genesis = genesis()
-        .sign(&[&key(101), &key(102), &key(103)])
-        .unwrap();
+    let genesis = genesis().sign(&[&key(101), &key(102), &key(103)]).unwrap();
     let mut log = VerifiedLog::start(&genesis.id(), &genesis).unwrap();
     let mut entries = Vec::new();
     let mut push = |log: &mut VerifiedLog, env: Envelope| {
         log.append(&env).unwrap();
         entries.push(env);
     };
-    let e = sign2(&log.next_entry(t(1000), publish(&content("cache-stampede", "A cache stampede after a config change"), 1)));
+    let e = sign2(&log.next_entry(
+        t(1000),
+        publish(
+            &content("cache-stampede", "A cache stampede after a config change"),
+            1,
+        ),
+    ));
     push(&mut log, e);
-    let e = sign2(&log.next_entry(t(2000), publish(&content("dns-ttl", "A long DNS TTL slowed a failover"), 2)));
+    let e = sign2(&log.next_entry(
+        t(2000),
+        publish(&content("dns-ttl", "A long DNS TTL slowed a failover"), 2),
+    ));
     push(&mut log, e);
-    let fixed = content("cache-stampede", "A cache stampede after a pool-size change");
-    let e = sign2(&log.next_entry(t(3000), erratum(1, &fixed, 1, "The title named the wrong setting.")));
+    let fixed = content(
+        "cache-stampede",
+        "A cache stampede after a pool-size change",
+    );
+    let e = sign2(&log.next_entry(
+        t(3000),
+        erratum(1, &fixed, 1, "The title named the wrong setting."),
+    ));
     push(&mut log, e);
     let e = sign2(&log.next_entry(
         t(4000),
@@ -159,16 +172,30 @@ pub fn standard_log() -> StandardLog {
     ));
     push(&mut log, e);
     let new_set = KeySet {
-        keys: vec![pub_key(1, 101), pub_key(2, 102), pub_key(4, 104), pub_key(1, 111)],
+        keys: vec![
+            pub_key(1, 101),
+            pub_key(2, 102),
+            pub_key(4, 104),
+            pub_key(1, 111),
+        ],
         threshold: 2,
     };
     let e = log
-        .next_entry(t(5000), EntryBody::KeySet(KeySetChange { key_set: new_set }))
+        .next_entry(
+            t(5000),
+            EntryBody::KeySet(KeySetChange { key_set: new_set }),
+        )
         .sign(&[&key(101), &key(103)])
         .unwrap();
     push(&mut log, e);
     let e = log
-        .next_entry(t(5500), publish(&content("cert-expiry", "An expired certificate on an internal API"), 3))
+        .next_entry(
+            t(5500),
+            publish(
+                &content("cert-expiry", "An expired certificate on an internal API"),
+                3,
+            ),
+        )
         .sign(&[&key(102), &key(104)])
         .unwrap();
     push(&mut log, e);
