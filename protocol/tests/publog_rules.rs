@@ -750,3 +750,16 @@ fn unused_helpers_compile() {
     let k: PublicationKey = pub_key(1, 101);
     assert_eq!(k.member, member(1));
 }
+
+#[test]
+fn a_genesis_never_passes_as_an_entry_nor_the_reverse() {
+    let s = standard_log();
+    let mut log = VerifiedLog::start(&s.genesis.id(), &s.genesis).unwrap();
+    // The genesis envelope offered as entry 1: same payload type, other schema.
+    let err = log.append(&s.genesis).unwrap_err();
+    assert!(matches!(err, PublogError::Envelope { .. }), "{err}");
+    assert!(err.to_string().contains("schema"), "{err}");
+    // An entry offered as the genesis.
+    let err = VerifiedLog::start(&s.entries[0].id(), &s.entries[0]).unwrap_err();
+    assert_eq!(err.rule(), "§7.5");
+}

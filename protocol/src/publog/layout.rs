@@ -53,3 +53,26 @@ pub struct KeysFile {
     pub seq: u64,
     pub key_set: KeySet,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_round_trip_and_refuse_other_spellings() {
+        assert_eq!(entry_path(3), "entries/000003.json");
+        assert_eq!(entry_file_name(1_234_567), "1234567.json");
+        assert_eq!(parse_entry_file_name("000003.json"), Some(3));
+        assert_eq!(parse_entry_file_name("1234567.json"), Some(1_234_567));
+        for bad in [
+            "3.json",
+            "0000003.json",
+            "00000a.json",
+            "000003.JSON",
+            "000003.json~",
+            "",
+        ] {
+            assert_eq!(parse_entry_file_name(bad), None, "{bad}");
+        }
+    }
+}
