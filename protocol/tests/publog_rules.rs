@@ -763,3 +763,36 @@ fn a_genesis_never_passes_as_an_entry_nor_the_reverse() {
     let err = VerifiedLog::start(&s.entries[0].id(), &s.entries[0]).unwrap_err();
     assert_eq!(err.rule(), "§7.5");
 }
+
+// ---- §7.11: embargo; §7.5: the key set from the roster ----
+
+#[test]
+fn the_embargo_must_be_over() {
+    use debrief_protocol::report::Field;
+    let resolved = Field::Known(t(0));
+    let thirty_days = 30 * 86_400;
+    let err = check_embargo(&resolved, thirty_days, t(thirty_days as i64 - 1)).unwrap_err();
+    assert_eq!(
+        err,
+        PublogError::Embargo(format!(
+            "the embargo runs until {} (2592000 s after resolution at {})",
+            t(thirty_days as i64),
+            t(0)
+        ))
+    );
+    assert_eq!(
+        check_embargo(&resolved, thirty_days, t(thirty_days as i64)).unwrap(),
+        t(thirty_days as i64)
+    );
+    let err = check_embargo(&Field::Unknown, thirty_days, t(10 * thirty_days as i64)).unwrap_err();
+    assert_eq!(err.rule(), "§7.11");
+}
+
+#[test]
+fn the_roster_declares_the_key_set() {
+    let f = roster_support::Fixture::genesis();
+    let set = KeySet::from_roster(&f.roster).unwrap();
+    assert_eq!(set.threshold, 2);
+    assert_eq!(set.keys.len(), 2);
+    assert_eq!(set.companies().len(), 2);
+}

@@ -55,6 +55,8 @@ pub enum PublogError {
     RolledBack { checkpoint_seq: u64, copy_seq: u64 },
     #[error("§7.8 rolled back: {0}")]
     CheckpointRollback(String),
+    #[error("§7.11 embargo: {0}")]
+    Embargo(String),
     #[error("§7.9 no entry {0} in this log")]
     NoSuchEntry(u64),
     #[error("§7.5 key {key} of member {member} appears twice in the key set")]
@@ -81,6 +83,7 @@ impl PublogError {
             | PublogError::RolledBack { .. }
             | PublogError::CheckpointRollback(_) => "§7.8",
             PublogError::NoSuchEntry(_) => "§7.9",
+            PublogError::Embargo(_) => "§7.11",
         }
     }
 }

@@ -60,6 +60,20 @@ impl KeySet {
         Ok(())
     }
 
+    /// The key set a circle's roster declares: its publication keys, with threshold
+    /// max(`policy.publication_threshold`, 2) (§7.5). Checked before it is returned.
+    pub fn from_roster(roster: &crate::roster::Roster) -> Result<KeySet, PublogError> {
+        let set = KeySet {
+            keys: roster.publication_keys().to_vec(),
+            threshold: roster
+                .policy()
+                .publication_threshold
+                .max(MIN_PUBLICATION_THRESHOLD),
+        };
+        set.check()?;
+        Ok(set)
+    }
+
     /// The distinct companies holding keys, sorted.
     pub fn companies(&self) -> Vec<MemberId> {
         let mut m: Vec<MemberId> = self.keys.iter().map(|k| k.member.clone()).collect();

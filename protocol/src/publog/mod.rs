@@ -4,7 +4,9 @@
 //! The node's publish flow calls, in order:
 //! 1. [`PublicContent::sha256`] on the content the preview produced;
 //! 2. [`provenance_commitment`] with a fresh salt the author's keystore keeps;
-//! 3. [`check_approvals`] over the collected [`Approval`] envelopes;
+//! 3. [`check_approvals`] over the collected [`Approval`] envelopes, [`check_embargo`] on the
+//!    report's resolution time, and the scrubber's residual scan (declassify);
+//!    the key set for a new log comes from [`KeySet::from_roster`];
 //! 4. [`VerifiedLog::next_entry`] + [`LogEntry::sign`] / [`Envelope::add_signature`] by each
 //!    publication-key holder, then [`VerifiedLog::append`] once t companies signed;
 //! 5. a fresh [`LogCheckpoint`] signed the same way.
@@ -16,6 +18,7 @@
 
 mod approval;
 mod content;
+mod embargo;
 mod error;
 pub mod layout;
 mod log;
@@ -23,6 +26,7 @@ mod provenance;
 
 pub use approval::{Approval, ApprovalRole, ApprovalSet, MIN_APPROVING_COMPANIES, check_approvals};
 pub use content::{MAX_PUBLIC_CONTENT_BYTES, PublicContent};
+pub use embargo::check_embargo;
 pub use error::PublogError;
 pub use log::{
     EntryBody, EntryStatus, Erratum, Freshness, KeySet, KeySetChange, LogCheckpoint, LogEntry,
