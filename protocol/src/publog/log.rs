@@ -228,7 +228,8 @@ impl LogCheckpoint {
     }
 }
 
-/// §7.6: verifies `env` against `set` and counts distinct companies among verified signers.
+/// protocol.md §7.6: verifies `env` against `set` and counts distinct companies among the
+/// verified signers (two keys of one company count once).
 fn verify_threshold<T: DeserializeOwned>(
     env: &Envelope,
     payload_type: PayloadType,
@@ -437,7 +438,7 @@ impl VerifiedLog {
             &format!("entry {seq}"),
         )?;
         let chain = |message: String| PublogError::Chain { seq, message };
-        // §7.6: bound to this circle and log, in order, chained to the previous id.
+        // protocol.md §7.6: bound to this circle and log, in order, chained to the previous id.
         if v.circle != self.circle() {
             return Err(chain(format!(
                 "names circle {}, not {}",
@@ -469,7 +470,7 @@ impl VerifiedLog {
                 self.head_at()
             )));
         }
-        // §7.7: per kind.
+        // protocol.md §7.7: per kind.
         let kind = |message: String| PublogError::Kind { seq, message };
         let mut new_content = None;
         let mut new_key_set = None;
@@ -577,7 +578,7 @@ impl VerifiedLog {
         }
     }
 
-    /// §7.9: what a reader can rely on for entry `seq`.
+    /// protocol.md §7.9: what a reader can rely on for entry `seq`.
     pub fn status(&self, seq: u64) -> Result<EntryStatus, PublogError> {
         let entry = self.entry(seq).ok_or(PublogError::NoSuchEntry(seq))?;
         let Some(record) = self.contents.get(&seq) else {
@@ -602,7 +603,7 @@ impl VerifiedLog {
         Ok(EntryStatus::Valid)
     }
 
-    /// §7.8: verifies a checkpoint against this copy of the log at `now`. `last_seen` is the
+    /// protocol.md §7.8: verifies a checkpoint against this copy of the log at `now`. `last_seen` is the
     /// newest checkpoint this reader verified before (if it remembers one): a checkpoint older
     /// than it is a rollback.
     pub fn check_checkpoint(
