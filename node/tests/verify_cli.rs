@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use debrief_protocol::Timestamp;
 use debrief_protocol::envelope::{Envelope, PayloadType, Signer};
-use debrief_protocol::publog::layout::{self, KeysFile};
+use debrief_protocol::publog::layout;
 use debrief_protocol::publog::{ProvenanceClaim, VerifiedLog, verify_log};
 use publog_support::*;
 
@@ -30,22 +30,11 @@ fn now() -> Timestamp {
 fn write_log(dir: &Path, checkpoint: &Envelope) -> VerifiedLog {
     let s = standard_log();
     let log = verify_log(&s.genesis.id(), &s.genesis, &s.entries).unwrap();
-    fs::create_dir_all(dir.join(layout::ENTRIES_DIR)).unwrap();
-    fs::write(dir.join(layout::GENESIS_FILE), s.genesis.to_json()).unwrap();
-    for (i, e) in s.entries.iter().enumerate() {
-        fs::write(dir.join(layout::entry_path(i as u64 + 1)), e.to_json()).unwrap();
+    for (name, bytes) in layout::files(&log, checkpoint) {
+        let path = dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, bytes).unwrap();
     }
-    fs::write(dir.join(layout::CHECKPOINT_FILE), checkpoint.to_json()).unwrap();
-    let keys = KeysFile {
-        log: log.genesis_id(),
-        seq: log.head_seq(),
-        key_set: log.current_key_set().clone(),
-    };
-    fs::write(
-        dir.join(layout::KEYS_FILE),
-        serde_json::to_vec(&keys).unwrap(),
-    )
-    .unwrap();
     log
 }
 

@@ -841,3 +841,50 @@ proptest::proptest! {
         proptest::prop_assert!(verify_log(&s.genesis.id(), &s.genesis, &entries).is_err());
     }
 }
+
+#[test]
+fn cosigning_progress_and_the_published_files() {
+    let s = standard_log();
+    let mut log = verify_log(&s.genesis.id(), &s.genesis, &s.entries).unwrap();
+    let entry = log.next_entry(
+        t(7000),
+        publish(&content("disk-full", "A full disk on a queue broker"), 7),
+    );
+    let mut env = entry.sign(&[&key(101)]).unwrap();
+    let p = log.cosign_progress(&env).unwrap();
+    assert_eq!(
+        (p.companies.clone(), p.complete()),
+        (vec![member(1)], false)
+    );
+    // A second key of the same company does not advance it.
+    env.add_signature(&key(111)).unwrap();
+    assert_eq!(log.cosign_progress(&env).unwrap().companies.len(), 1);
+    assert!(matches!(
+        log.append(&env).unwrap_err(),
+        PublogError::TooFewSignatures { .. }
+    ));
+    env.add_signature(&key(104)).unwrap();
+    assert!(log.cosign_progress(&env).unwrap().complete());
+    log.append(&env).unwrap();
+    // The proposal no longer extends the head.
+    assert_eq!(log.cosign_progress(&env).unwrap_err().rule(), "§7.6");
+
+    let files = debrief_protocol::publog::layout::files(&log, &s.checkpoint);
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "genesis.json",
+            "entries/000001.json",
+            "entries/000002.json",
+            "entries/000003.json",
+            "entries/000004.json",
+            "entries/000005.json",
+            "entries/000006.json",
+            "entries/000007.json",
+            "checkpoint.json",
+            "keys.json"
+        ]
+    );
+    assert_eq!(files[7].1, env.to_json());
+}

@@ -14,9 +14,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::canonical;
+use crate::envelope::Envelope;
 use crate::ids::EnvelopeId;
 
-use super::log::KeySet;
+use super::log::{KeySet, VerifiedLog};
 
 pub const GENESIS_FILE: &str = "genesis.json";
 pub const ENTRIES_DIR: &str = "entries";
@@ -52,6 +54,29 @@ pub struct KeysFile {
     /// The seq of the last entry this key set was derived at.
     pub seq: u64,
     pub key_set: KeySet,
+}
+
+/// Every file of the published layout for `log` and its latest `checkpoint`, as (relative path,
+/// bytes), genesis first, then entries in order, the checkpoint and `keys.json`. The node writes
+/// them (the archive too), so every copy of a log is byte-identical (protocol.md §7.10).
+pub fn files(log: &VerifiedLog, checkpoint: &Envelope) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::with_capacity(log.entries().len() + 3);
+    out.push((GENESIS_FILE.to_owned(), log.genesis().envelope().to_json()));
+    for e in log.entries() {
+        out.push((entry_path(e.seq), e.envelope().to_json()));
+    }
+    out.push((CHECKPOINT_FILE.to_owned(), checkpoint.to_json()));
+    let keys = KeysFile {
+        log: log.genesis_id(),
+        seq: log.head_seq(),
+        key_set: log.current_key_set().clone(),
+    };
+    // A KeysFile holds ids, integers and base64 keys only, so encoding cannot fail.
+    out.push((
+        KEYS_FILE.to_owned(),
+        canonical::to_canonical_vec(&keys).unwrap_or_default(),
+    ));
+    out
 }
 
 #[cfg(test)]

@@ -427,6 +427,46 @@ impl VerifiedLog {
         }
     }
 
+    /// Cosigning progress of a proposed next entry: which publication-key companies have
+    /// validly signed it so far and how many the threshold needs. Every signature by a key in
+    /// the set must verify, and the entry must name this log's circle, genesis, next seq and
+    /// head (protocol.md §7.6); the kind rules and the threshold are left to [`Self::append`].
+    pub fn cosign_progress(&self, env: &Envelope) -> Result<CosignProgress, PublogError> {
+        let seq = self.head_seq() + 1;
+        let set = self.key_set_for(seq);
+        let v: Verified<LogEntry> = envelope::verify_with(env, PayloadType::PublicLogEntry, |id| {
+            set.keys
+                .iter()
+                .find(|k| k.key.key_id() == *id)
+                .map(|k| k.key)
+        })
+        .map_err(|source| PublogError::Envelope {
+            what: format!("proposed entry {seq}"),
+            source,
+        })?;
+        if v.circle != self.circle()
+            || v.log != self.genesis_id()
+            || v.seq != seq
+            || v.prev != self.head_id()
+        {
+            return Err(PublogError::Chain {
+                seq,
+                message: "the proposal does not extend this log's head (propose it again)".into(),
+            });
+        }
+        let mut companies: Vec<MemberId> = v
+            .signers()
+            .iter()
+            .filter_map(|id| set.member_of(id))
+            .collect();
+        companies.sort();
+        companies.dedup();
+        Ok(CosignProgress {
+            companies,
+            threshold: set.threshold,
+        })
+    }
+
     /// Verifies the next entry (§7.6, §7.7) and appends it. On error the log is unchanged.
     pub fn append(&mut self, env: &Envelope) -> Result<(), PublogError> {
         let seq = self.head_seq() + 1;
@@ -765,6 +805,21 @@ impl VerifiedLog {
             verified,
             not_verified,
         }
+    }
+}
+
+/// How far cosigning of a proposed entry has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CosignProgress {
+    /// Distinct companies whose publication keys validly signed, sorted.
+    pub companies: Vec<MemberId>,
+    pub threshold: u32,
+}
+
+impl CosignProgress {
+    /// Whether enough companies signed for [`VerifiedLog::append`]'s threshold.
+    pub fn complete(&self) -> bool {
+        self.companies.len() as u64 >= u64::from(self.threshold)
     }
 }
 

@@ -29,9 +29,10 @@ pub use content::{MAX_PUBLIC_CONTENT_BYTES, PublicContent};
 pub use embargo::check_embargo;
 pub use error::PublogError;
 pub use log::{
-    EntryBody, EntryStatus, Erratum, Freshness, KeySet, KeySetChange, LogCheckpoint, LogEntry,
-    LogGenesis, MAX_LOG_CHECKPOINT_LIFETIME_SECS, MIN_PUBLICATION_THRESHOLD, Publication,
-    Retraction, Statement, VerifiedLog, sign_all, verify_log,
+    CosignProgress, EntryBody, EntryStatus, Erratum, Freshness, KeySet, KeySetChange,
+    LogCheckpoint, LogEntry, LogGenesis, MAX_LOG_CHECKPOINT_LIFETIME_SECS,
+    MIN_PUBLICATION_THRESHOLD, Publication, Retraction, Statement, VerifiedLog, sign_all,
+    verify_log,
 };
 pub use provenance::{
     CheckedClaim, PROVENANCE_DOMAIN, ProvenanceClaim, check_claim, provenance_commitment,
