@@ -8,8 +8,9 @@
 //!    report's resolution time, and the scrubber's residual scan (declassify);
 //!    the key set for a new log comes from [`KeySet::from_roster`];
 //! 4. [`VerifiedLog::next_entry`] + [`LogEntry::sign`] / [`Envelope::add_signature`] by each
-//!    publication-key holder, then [`VerifiedLog::append`] once t companies signed;
-//! 5. a fresh [`LogCheckpoint`] signed the same way.
+//!    publication-key holder ([`VerifiedLog::cosign_progress`] says who signed so far), then
+//!    [`VerifiedLog::append`] once t companies signed;
+//! 5. a fresh [`LogCheckpoint`] signed the same way, and [`layout::files`] to write the copy.
 //!
 //! Readers call [`verify_log`] with the pinned genesis id, then
 //! [`VerifiedLog::check_checkpoint`], [`VerifiedLog::status`] and [`check_claim`].
