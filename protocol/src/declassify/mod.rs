@@ -44,15 +44,22 @@ mod diff;
 mod finding;
 mod generalise;
 mod markdown;
+mod report;
 mod scrub;
 mod terms;
+mod text;
 mod tld;
 
 pub use diff::{DIFF_CONTEXT_LINES, unified_diff};
+pub use text::generalise_text;
 pub use finding::{Allowance, AllowanceError, AllowedFinding, Detector, Finding, FindingKind};
 pub use generalise::{
     DEFAULT_K, DurationBucket, GeneralisedProfile, Magnitude, generalise_profile, magnitude,
     quarter, relative_minutes,
+};
+pub use report::{
+    Dropped, Generalisation, LocatedAllowed, LocatedFinding, Preview, PreviewContext, Verdict,
+    preview,
 };
 pub use scrub::{Scan, ScrubConfig, ScrubConfigError, Scrubbed, Scrubber};
 
