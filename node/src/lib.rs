@@ -4,6 +4,7 @@
 //! in-process.
 
 pub mod cli;
+pub mod declassify;
 pub mod home;
 pub mod http;
 pub mod node;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod circle;
 mod config;
+mod declassify;
 mod id;
 mod init;
 mod report;
@@ -43,6 +44,9 @@ pub enum Command {
     Circle(circle::CircleCommand),
     /// Write, lint, show and export incident reports.
     Report(report::ReportCommand),
+    /// Preview what a report would publish: diff, findings, generalisations, verdict.
+    #[command(subcommand)]
+    Declassify(declassify::DeclassifyCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -68,5 +72,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             circle::run(cli.home.as_deref(), cli.circle.as_deref(), cmd).map(|()| ExitCode::SUCCESS)
         }
         Command::Report(cmd) => report::run(cmd),
+        Command::Declassify(cmd) => {
+            declassify::run(cli.home.as_deref(), cli.circle.as_deref(), cmd)
+        }
     }
 }

@@ -16,10 +16,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{Migration, StoreError, open_database};
 
 /// The circle store's schema, in order. Append only (docs/operations.md, "Schema upgrades").
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "roster",
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "roster",
+        sql: "
         CREATE TABLE meta (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
@@ -79,7 +80,25 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             checked_at INTEGER NOT NULL
         ) STRICT;
     ",
-}];
+    },
+    Migration {
+        version: 4,
+        name: "declassification allowances",
+        sql: "
+        -- Justified allowances of declassification findings (docs/declassification.md §3):
+        -- the exact flagged text the author allows in the public text of one report, why,
+        -- who allowed it and when. Subject: 'report:<report id>' or 'bundle:<bundle id>'.
+        CREATE TABLE declassify_allowances (
+            subject TEXT NOT NULL,
+            text TEXT NOT NULL,
+            because TEXT NOT NULL,
+            allowed_by TEXT NOT NULL,
+            allowed_at INTEGER NOT NULL,
+            PRIMARY KEY (subject, text)
+        ) STRICT;
+    ",
+    },
+];
 
 /// A circle's SQLite store.
 #[derive(Debug)]

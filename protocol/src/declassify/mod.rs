@@ -51,7 +51,6 @@ mod text;
 mod tld;
 
 pub use diff::{DIFF_CONTEXT_LINES, unified_diff};
-pub use text::generalise_text;
 pub use finding::{Allowance, AllowanceError, AllowedFinding, Detector, Finding, FindingKind};
 pub use generalise::{
     DEFAULT_K, DurationBucket, GeneralisedProfile, Magnitude, generalise_profile, magnitude,
@@ -62,6 +61,7 @@ pub use report::{
     preview,
 };
 pub use scrub::{Scan, ScrubConfig, ScrubConfigError, Scrubbed, Scrubber};
+pub use text::generalise_text;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

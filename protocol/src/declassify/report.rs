@@ -185,7 +185,11 @@ pub fn preview(
         // Where the value starts in the original rendering: after the prefix, which for a
         // section is a heading and a blank line.
         let first_line = original.matches('\n').count() + 1 + l.prefix.matches('\n').count();
-        let prefix_cols = l.prefix.rsplit('\n').next().map_or(0, |p| p.chars().count());
+        let prefix_cols = l
+            .prefix
+            .rsplit('\n')
+            .next()
+            .map_or(0, |p| p.chars().count());
         original.push_str(&l.prefix);
         original.push_str(&shown);
         original.push('\n');
@@ -208,7 +212,11 @@ pub fn preview(
             let locate = |line: usize, column: usize| {
                 (
                     first_line + line - 1,
-                    if line == 1 { prefix_cols + column } else { column },
+                    if line == 1 {
+                        prefix_cols + column
+                    } else {
+                        column
+                    },
                 )
             };
             for f in scrubbed.findings {
@@ -327,7 +335,12 @@ fn lines_of(r: &Report, start: Option<Timestamp>) -> Vec<Line> {
     push("kind", r.kind.as_str().to_owned(), None, false);
     push("title", r.title.clone(), None, true);
     push("severity", r.severity.as_str().to_owned(), None, false);
-    push("significance", r.significance.as_str().to_owned(), None, false);
+    push(
+        "significance",
+        r.significance.as_str().to_owned(),
+        None,
+        false,
+    );
     push(
         "industry",
         field_str(&r.industry, |i| i.as_str().to_owned()),
@@ -371,12 +384,7 @@ fn lines_of(r: &Report, start: Option<Timestamp>) -> Vec<Line> {
             (Field::Known(at), _) => quarter(*at),
             _ => None,
         };
-        push(
-            path,
-            field_str(field, |at| at.to_string()),
-            public,
-            false,
-        );
+        push(path, field_str(field, |at| at.to_string()), public, false);
     }
     let c = &r.customer_impact;
     push(

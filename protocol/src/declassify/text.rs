@@ -16,7 +16,7 @@ static VALUES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?P<dt>\b(?P<dty>\d{4})-(?P<dtm>\d{2})-(?P<dtd>\d{2})[T ](?P<dth>\d{2}):(?P<dtmin>\d{2})(?::(?P<dts>\d{2}))?(?:\.\d+)?(?P<dtz>Z|[+-]\d{2}:?\d{2})?)",
         r"|(?P<date>\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b)",
-        r"|(?P<clock>\b(?P<h>[01]?\d|2[0-3]):(?P<min>[0-5]\d)(?::(?P<s>[0-5]\d))?\b)",
+        r"|(?P<clock>\b(?P<h>[01]?\d|2[0-3]):(?P<min>[0-5]\d)(?::(?P<s>[0-5]\d))?\b(?:\s?(?:UTC|GMT)\b)?)",
         r"|(?P<dur>\b(?P<dn>\d+(?:\.\d+)?)\s?(?P<du>seconds?|secs?|minutes?|mins?|hours?|hrs?|h|days?)\b)",
         r"|(?P<count>\b(?P<cn>\d{1,3}(?:,\d{3})+|\d{2,})\s+(?P<noun>(?:customers?|users?|orders?|accounts?|requests?|merchants?|devices?|sites?|tenants?|transactions?|payments?|messages?|emails?|members?|patients?|subscribers?|calls?|jobs?|events?|records?|rows?|files?|objects?|servers?|hosts?|nodes?|machines?|instances?|pods?|people|employees?|stores?|shops?|vehicles?|drivers?|riders?|students?|clients?|sessions?|tickets?|shipments?|parcels?))\b)",
     ))
@@ -40,9 +40,8 @@ pub fn generalise_text(text: &str, start: Option<Timestamp>) -> (String, Vec<Str
     // The anchor as local seconds of the day, in the (unknown) zone the text writes times in.
     let anchor = match start.and_then(Timestamp::to_datetime) {
         Some(dt) => {
-            let start_utc = i64::from(dt.hour()) * 3600
-                + i64::from(dt.minute()) * 60
-                + i64::from(dt.second());
+            let start_utc =
+                i64::from(dt.hour()) * 3600 + i64::from(dt.minute()) * 60 + i64::from(dt.second());
             let offset = zone_offset(text, start_utc, &clocks);
             match offset {
                 Some(o) if o != 0 => notes.push(format!(
@@ -235,7 +234,10 @@ mod tests {
     fn clock_times_become_minutes_from_the_start() {
         let text = "- 14:05 deploy\n- 14:31 paged\n- 16:02 rolled back";
         let (out, notes) = generalise_text(text, Some(ts("2026-02-11T14:05:00Z")));
-        assert_eq!(out, "- T+0 min deploy\n- T+26 min paged\n- T+117 min rolled back");
+        assert_eq!(
+            out,
+            "- T+0 min deploy\n- T+26 min paged\n- T+117 min rolled back"
+        );
         assert!(notes.is_empty());
     }
 
