@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod circle;
 mod config;
+mod declassify;
 mod id;
 mod init;
 mod report;
@@ -50,6 +51,9 @@ pub enum Command {
     Sharing(share::ShareCommand),
     /// Verify a copy of a circle's public log, one entry of it, or a provenance claim.
     Verify(verify::VerifyArgs),
+    /// Preview what a report would publish: diff, findings, generalisations, verdict.
+    #[command(subcommand)]
+    Declassify(declassify::DeclassifyCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -77,5 +81,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(cmd) => report::run(cmd),
         Command::Sharing(cmd) => share::run(cli.home.as_deref(), cli.circle.as_deref(), cmd),
         Command::Verify(args) => verify::run(args),
+        Command::Declassify(cmd) => {
+            declassify::run(cli.home.as_deref(), cli.circle.as_deref(), cmd)
+        }
     }
 }
