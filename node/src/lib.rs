@@ -7,6 +7,7 @@ pub mod cli;
 pub mod home;
 pub mod http;
 pub mod node;
+pub mod server;
 pub mod store;
 pub mod sync;
 pub mod tls;

@@ -11,6 +11,7 @@ mod config;
 mod id;
 mod init;
 mod report;
+mod serve;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
 #[derive(Debug, Parser)]
@@ -43,6 +44,8 @@ pub enum Command {
     Circle(circle::CircleCommand),
     /// Write, lint, show and export incident reports.
     Report(report::ReportCommand),
+    /// Serve peers over HTTPS (and /healthz, /metrics on the admin address) until SIGINT/SIGTERM.
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -68,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             circle::run(cli.home.as_deref(), cli.circle.as_deref(), cmd).map(|()| ExitCode::SUCCESS)
         }
         Command::Report(cmd) => report::run(cmd),
+        Command::Serve(args) => serve::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
     }
 }
