@@ -74,11 +74,11 @@ pub fn restore_fork_proofs(store: &CircleStore, roster: &mut Roster) -> Result<u
     Ok(skipped)
 }
 
-/// Every pending object, oldest first.
+/// Every pending object, in the order this node received them.
 pub fn pending(store: &CircleStore) -> Result<Vec<PendingItem>, StoreError> {
     let mut stmt = store.conn().prepare(
         "SELECT object_id, kind, subject, envelope, received_at FROM pending
-         ORDER BY received_at, object_id",
+         ORDER BY rowid",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
