@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use debrief_keys::Passphrase;
 use debrief_node::home::Home;
-use debrief_node::http::client::{ClientTimeouts, PeerClient, PeerRequest, pinned_client, random_nonce};
+use debrief_node::http::client::{
+    ClientTimeouts, PeerClient, PeerRequest, pinned_client, random_nonce,
+};
 use debrief_node::http::clock::{Clock, FixedClock};
 use debrief_node::http::serve::{RunningServer, serve_tls};
 use debrief_node::node::Node;
@@ -25,7 +27,9 @@ use debrief_protocol::wire::{
     self, Accepted, CharterResponse, CheckpointResponse, CircleInfo, ForkList, PendingList,
     ProposalList, RequestNonce, RosterPage,
 };
-use debrief_protocol::{Envelope, EnvelopeId, MemberId, PublicKey, Sha256Digest, Signer, Timestamp};
+use debrief_protocol::{
+    Envelope, EnvelopeId, MemberId, PublicKey, Sha256Digest, Signer, Timestamp,
+};
 use reqwest::{Method, StatusCode};
 use zeroize::Zeroizing;
 
@@ -107,12 +111,24 @@ async fn world(limits: ServerLimits) -> World {
             .roster
             .circle_id();
         let b = node
-            .create_circle("other", "Other.", Policy::default(), vec![carol.card(now)], now)
+            .create_circle(
+                "other",
+                "Other.",
+                Policy::default(),
+                vec![carol.card(now)],
+                now,
+            )
             .unwrap()
             .roster
             .circle_id();
         let tls = NodeTlsIdentity::from_seed(&node.identity().tls_seed()).unwrap();
-        (a, b, node.circles(now).unwrap(), node.identity().member_id(), tls)
+        (
+            a,
+            b,
+            node.circles(now).unwrap(),
+            node.identity().member_id(),
+            tls,
+        )
     };
     let clock = Arc::new(FixedClock::new(now));
     let state = ServerState::new(me, circles, clock.clone() as Arc<dyn Clock>, limits).unwrap();
@@ -164,7 +180,13 @@ impl World {
             .unwrap()
     }
 
-    async fn post(&self, who: &Member, circle: EnvelopeId, route: &str, body: Vec<u8>) -> reqwest::Response {
+    async fn post(
+        &self,
+        who: &Member,
+        circle: EnvelopeId,
+        route: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
         let request = PeerRequest {
             method: Method::POST,
             circle,
@@ -201,7 +223,10 @@ fn get(circle: EnvelopeId, route: &str) -> PeerRequest {
     }
 }
 
-async fn json<T: serde::de::DeserializeOwned>(response: reqwest::Response, status: StatusCode) -> T {
+async fn json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    status: StatusCode,
+) -> T {
     let got = response.status();
     let text = response.text().await.unwrap();
     assert_eq!(got, status, "body: {text}");
@@ -231,7 +256,12 @@ fn fork_proof(w: &World) -> ForkProof {
         .sign(s)
         .unwrap();
     let one = roster
-        .next_event(w.now.plus_seconds(1), EventBody::SetRole { proposal: proposal.clone() })
+        .next_event(
+            w.now.plus_seconds(1),
+            EventBody::SetRole {
+                proposal: proposal.clone(),
+            },
+        )
         .sign(s)
         .unwrap();
     let two = roster
@@ -264,11 +294,17 @@ async fn every_route_answers_a_member() {
     assert!(page.events.is_empty());
     assert_eq!(page.head.seq, 0);
     let (status, code, _) = error_of(w.get(&w.alice, w.a, "roster?after=x").await).await;
-    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
 
     // checkpoint: none yet, then the sequencer's.
     let (status, code, _) = error_of(w.get(&w.alice, w.a, "checkpoint").await).await;
-    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
     let mut circle = w.server_circle(w.a);
     let checkpoint = circle
         .roster
@@ -276,7 +312,8 @@ async fn every_route_answers_a_member() {
         .sign(&w.server_node)
         .unwrap();
     storage::record_checkpoint(&mut circle.store, &circle.roster, &checkpoint, w.now).unwrap();
-    let got: CheckpointResponse = json(w.get(&w.alice, w.a, "checkpoint").await, StatusCode::OK).await;
+    let got: CheckpointResponse =
+        json(w.get(&w.alice, w.a, "checkpoint").await, StatusCode::OK).await;
     assert_eq!(got.checkpoint, checkpoint);
 
     // proposals
@@ -293,7 +330,13 @@ async fn every_route_answers_a_member() {
         )
         .sign(&w.server_node)
         .unwrap();
-    storage::upsert_proposal(&mut circle.store, &proposal, w.now.plus_seconds(3600), w.now).unwrap();
+    storage::upsert_proposal(
+        &mut circle.store,
+        &proposal,
+        w.now.plus_seconds(3600),
+        w.now,
+    )
+    .unwrap();
     let list: ProposalList = json(w.get(&w.bob, w.a, "proposals").await, StatusCode::OK).await;
     assert_eq!(list.proposals, vec![proposal]);
 
@@ -328,13 +371,19 @@ async fn every_route_answers_a_member() {
     // An unknown token opens nothing, exactly like an unknown circle.
     let (status, code, body) = error_of(
         http.get(&charter_url)
-            .header(wire::INVITE_HEADER, InviteToken::from_bytes([8; 32]).to_hex())
+            .header(
+                wire::INVITE_HEADER,
+                InviteToken::from_bytes([8; 32]).to_hex(),
+            )
             .send()
             .await
             .unwrap(),
     )
     .await;
-    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
     assert_eq!(body["message"], "not found");
 
     let join = JoinRequest {
@@ -360,19 +409,38 @@ async fn every_route_answers_a_member() {
 
     let vouch = circle
         .roster
-        .vouch(&w.alice.id(), join.id(), w.now, w.now.plus_seconds(86_400), "We know them.".into())
+        .vouch(
+            &w.alice.id(),
+            join.id(),
+            w.now,
+            w.now.plus_seconds(86_400),
+            "We know them.".into(),
+        )
         .sign(&w.alice)
         .unwrap();
-    let accepted: Accepted = json(w.post(&w.alice, w.a, "join", vouch.to_json()).await, StatusCode::CREATED).await;
+    let accepted: Accepted = json(
+        w.post(&w.alice, w.a, "join", vouch.to_json()).await,
+        StatusCode::CREATED,
+    )
+    .await;
     assert_eq!(accepted.id, vouch.id().to_hex());
     // A vouch signed by someone else than the sponsor it names does not count.
     let forged = circle
         .roster
-        .vouch(&w.alice.id(), join.id(), w.now, w.now.plus_seconds(86_400), "x".into())
+        .vouch(
+            &w.alice.id(),
+            join.id(),
+            w.now,
+            w.now.plus_seconds(86_400),
+            "x".into(),
+        )
         .sign(&w.bob)
         .unwrap();
     let (status, code, _) = error_of(w.post(&w.bob, w.a, "join", forged.to_json()).await).await;
-    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_object"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_object")
+    );
 
     let pending: PendingList = json(w.get(&w.bob, w.a, "pending").await, StatusCode::OK).await;
     let kinds: Vec<_> = pending.items.iter().map(|i| (i.kind, i.id)).collect();
@@ -388,11 +456,20 @@ async fn every_route_answers_a_member() {
     let list: ForkList = json(w.get(&w.alice, w.a, "forks").await, StatusCode::OK).await;
     assert!(list.proofs.is_empty());
     let proof = fork_proof(&w).sign(&w.alice).unwrap();
-    let accepted: Accepted = json(w.post(&w.alice, w.a, "forks", proof.to_json()).await, StatusCode::CREATED).await;
+    let accepted: Accepted = json(
+        w.post(&w.alice, w.a, "forks", proof.to_json()).await,
+        StatusCode::CREATED,
+    )
+    .await;
     assert_eq!(accepted.frozen, Some(true));
-    let again: Accepted = json(w.post(&w.bob, w.a, "forks", {
-        fork_proof(&w).sign(&w.bob).unwrap().to_json()
-    }).await, StatusCode::OK).await;
+    let again: Accepted = json(
+        w.post(&w.bob, w.a, "forks", {
+            fork_proof(&w).sign(&w.bob).unwrap().to_json()
+        })
+        .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(again.status, wire::AcceptStatus::Held);
     let list: ForkList = json(w.get(&w.bob, w.a, "forks").await, StatusCode::OK).await;
     assert_eq!(list.proofs, vec![proof]);
@@ -401,8 +478,21 @@ async fn every_route_answers_a_member() {
     // A proof the sequencer never signed is refused with the rule.
     let mut bogus = fork_proof(&w);
     bogus.second = w.alice.card(w.now);
-    let (status, code, body) = error_of(w.post(&w.alice, w.a, "forks", bogus.sign(&w.alice).unwrap().to_json()).await).await;
-    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_object"), "{body}");
+    let (status, code, body) = error_of(
+        w.post(
+            &w.alice,
+            w.a,
+            "forks",
+            bogus.sign(&w.alice).unwrap().to_json(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_object"),
+        "{body}"
+    );
 
     // The invite expires: its token now says so.
     w.clock.advance(86_400);
@@ -414,7 +504,10 @@ async fn every_route_answers_a_member() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, code.as_str()), (StatusCode::GONE, "invite_expired"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::GONE, "invite_expired")
+    );
 }
 
 #[tokio::test]
@@ -464,7 +557,9 @@ async fn outsiders_removed_members_and_other_circles_get_404() {
         .store
         .append_roster_events(Some(&circle.roster), &[event], w.now)
         .unwrap();
-    assert!(w.state.reload_circle(&w.a).unwrap());
+    // The server notices the store's new head (as `debrief serve` does every 2 s).
+    assert_eq!(w.state.refresh_changed().unwrap(), 1);
+    assert_eq!(w.state.refresh_changed().unwrap(), 0);
     outsider(error_of(w.get(&w.bob, w.a, "info").await).await);
     let page: RosterPage = json(w.get(&w.alice, w.a, "roster?after=0").await, StatusCode::OK).await;
     assert_eq!(page.events.len(), 1);
@@ -478,12 +573,27 @@ async fn replays_stale_and_misdirected_requests_are_refused() {
 
     // Replay: the same signed request twice.
     let request = get(w.a, "info");
-    let claim = client.claim_for(&request, w.now, RequestNonce([1; 16])).unwrap();
-    let first = client.build(request.clone(), &claim).unwrap().send().await.unwrap();
+    let claim = client
+        .claim_for(&request, w.now, RequestNonce([1; 16]))
+        .unwrap();
+    let first = client
+        .build(request.clone(), &claim)
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.status(), StatusCode::OK);
-    let second = client.build(request.clone(), &claim).unwrap().send().await.unwrap();
+    let second = client
+        .build(request.clone(), &claim)
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
     let (status, code, _) = error_of(second).await;
-    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "replayed_request"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "replayed_request")
+    );
 
     // Stale: signed 121 s before the server's clock; the answer carries the server's time.
     let stale = client
@@ -491,7 +601,10 @@ async fn replays_stale_and_misdirected_requests_are_refused() {
         .await
         .unwrap();
     let (status, code, body) = error_of(stale).await;
-    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "stale_request"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "stale_request")
+    );
     assert_eq!(body["server_time"], serde_json::json!(w.now.to_string()));
 
     // Signed for another node.
@@ -501,15 +614,22 @@ async fn replays_stale_and_misdirected_requests_are_refused() {
         .await
         .unwrap();
     let (status, code, _) = error_of(misdirected).await;
-    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "wrong_destination"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "wrong_destination")
+    );
 
     // Signed for circle B, sent to circle A's path.
     let crossed = PeerRequest {
         circle: w.b,
         ..get(w.a, "info")
     };
-    let (status, code, _) = error_of(client.send(crossed, w.now, random_nonce()).await.unwrap()).await;
-    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "wrong_circle"));
+    let (status, code, _) =
+        error_of(client.send(crossed, w.now, random_nonce()).await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "wrong_circle")
+    );
 
     // A client holding another pin refuses the server before any request is sent.
     let wrong = PeerClient::new(
@@ -521,9 +641,16 @@ async fn replays_stale_and_misdirected_requests_are_refused() {
         ClientTimeouts::default(),
     )
     .unwrap();
-    let err = wrong.send(get(w.a, "info"), w.now, random_nonce()).await.unwrap_err();
+    let err = wrong
+        .send(get(w.a, "info"), w.now, random_nonce())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("request to peer failed"), "{err}");
-    assert_eq!(w.state.replay.len(), 1, "only the first accepted request is remembered");
+    assert_eq!(
+        w.state.replay.len(),
+        1,
+        "only the first accepted request is remembered"
+    );
 }
 
 #[tokio::test]
@@ -538,11 +665,17 @@ async fn oversized_bodies_get_413_and_floods_get_429() {
     };
     let w = world(limits).await;
     let (status, code, _) = error_of(w.post(&w.alice, w.a, "forks", vec![b' '; 2048]).await).await;
-    assert_eq!((status, code.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
     let http = w.token_client();
     let (status, code, _) = error_of(
         http.post(format!("{}/v1/c/{}/join", w.server.base_url(), w.a))
-            .header(wire::INVITE_HEADER, InviteToken::from_bytes([1; 32]).to_hex())
+            .header(
+                wire::INVITE_HEADER,
+                InviteToken::from_bytes([1; 32]).to_hex(),
+            )
             .header("content-type", wire::JSON_CONTENT_TYPE)
             .body(vec![b' '; 4096])
             .send()
@@ -550,7 +683,10 @@ async fn oversized_bodies_get_413_and_floods_get_429() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, code.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
 
     // Bob's bucket holds 5 requests and refills one a second.
     for _ in 0..5 {
@@ -559,7 +695,10 @@ async fn oversized_bodies_get_413_and_floods_get_429() {
     let flooded = w.get(&w.bob, w.a, "info").await;
     assert_eq!(flooded.headers()["retry-after"], "1");
     let (status, code, _) = error_of(flooded).await;
-    assert_eq!((status, code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
     // Others are not affected; Bob is again after a second.
     assert_eq!(w.get(&w.carol, w.b, "info").await.status(), StatusCode::OK);
     w.clock.advance(1);
@@ -589,12 +728,20 @@ fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
             let (name, kind) = rest.split_once(' ').expect("TYPE has a kind");
             assert!(is_name(name), "bad TYPE line {line:?}");
             assert!(["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind));
-            assert!(types.insert(name.to_owned(), kind.to_owned()).is_none(), "TYPE twice: {name}");
+            assert!(
+                types.insert(name.to_owned(), kind.to_owned()).is_none(),
+                "TYPE twice: {name}"
+            );
             continue;
         }
-        assert!(!line.starts_with('#') && !line.is_empty(), "unexpected line {line:?}");
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "unexpected line {line:?}"
+        );
         let (series, value) = line.rsplit_once(' ').expect("sample has a value");
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
         let name = match series.split_once('{') {
             None => series,
             Some((name, labels)) => {
@@ -632,8 +779,14 @@ fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
             }
         };
         assert!(is_name(name), "bad metric name in {line:?}");
-        assert!(types.contains_key(name), "sample of undeclared metric {name}");
-        assert!(samples.insert(series.to_owned(), value).is_none(), "series twice: {series}");
+        assert!(
+            types.contains_key(name),
+            "sample of undeclared metric {name}"
+        );
+        assert!(
+            samples.insert(series.to_owned(), value).is_none(),
+            "series twice: {series}"
+        );
     }
     samples
 }
@@ -670,7 +823,11 @@ async fn admin_listener_serves_health_and_prometheus_metrics() {
     assert_eq!(body, "ok\n");
     let (head, body) = admin_get(w.admin.local_addr(), "/metrics").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.to_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
     let samples = parse_prometheus(&body);
     assert_eq!(
         samples[r#"debrief_http_requests_total{route="/v1/c/{circle}/info",method="GET",status="200"}"#],
@@ -680,7 +837,10 @@ async fn admin_listener_serves_health_and_prometheus_metrics() {
         samples[r#"debrief_http_requests_total{route="/v1/c/{circle}/info",method="GET",status="404"}"#],
         1.0
     );
-    assert_eq!(samples[&format!("debrief_roster_head_seq{{circle=\"{}\",name=\"ops\"}}", w.a)], 0.0);
+    assert_eq!(
+        samples[&format!("debrief_roster_head_seq{{circle=\"{}\",name=\"ops\"}}", w.a)],
+        0.0
+    );
     assert_eq!(samples["debrief_replay_memory_entries"], 1.0);
     // The admin listener is not the peer listener: member routes are not there.
     let (head, _) = admin_get(w.admin.local_addr(), &format!("/v1/c/{}/info", w.a)).await;

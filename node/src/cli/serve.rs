@@ -105,6 +105,22 @@ pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
             }
             None => None,
         };
+        // Roster events stored by another process (a CLI import) take effect within seconds.
+        let watcher = {
+            let state = Arc::clone(&state);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+                loop {
+                    tick.tick().await;
+                    let s = Arc::clone(&state);
+                    match tokio::task::spawn_blocking(move || s.refresh_changed()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::error!(error = %e, "cannot reload a roster"),
+                        Err(e) => tracing::error!(error = %e, "roster watcher failed"),
+                    }
+                }
+            })
+        };
         for c in state.circles() {
             tracing::info!(circle = %c.id, name = %c.local_name, "serving circle");
         }
@@ -112,6 +128,7 @@ pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(signal, "shutting down; finishing requests in flight");
         // Requests in flight get up to one request timeout to finish (their store writes run
         // to completion on the blocking pool either way).
+        watcher.abort();
         server.begin_shutdown(limits.request_timeout);
         if let Some(a) = admin {
             a.shutdown().await.context("admin listener failed")?;

@@ -128,7 +128,10 @@ pub fn revoke_invite(
     token_sha256: &Sha256Digest,
 ) -> Result<bool, StoreError> {
     let tx = store.transaction()?;
-    let n = tx.execute("DELETE FROM meta WHERE key = ?1", params![meta_key(token_sha256)])?;
+    let n = tx.execute(
+        "DELETE FROM meta WHERE key = ?1",
+        params![meta_key(token_sha256)],
+    )?;
     tx.commit()?;
     Ok(n > 0)
 }
@@ -136,16 +139,20 @@ pub fn revoke_invite(
 /// Whether an `admit` in `roster` already used the invite with this token hash (protocol.md
 /// §2.8: one-time tokens).
 pub fn invite_used(roster: &Roster, token_sha256: &Sha256Digest) -> bool {
-    roster.events().iter().filter(|e| e.kind == "admit").any(|e| {
-        e.envelope
-            .unverified_payload::<RosterEvent>()
-            .ok()
-            .and_then(|event| match event.event {
-                EventBody::Admit { invite, .. } => invite.unverified_payload::<Invite>().ok(),
-                _ => None,
-            })
-            .is_some_and(|invite| invite.token_sha256 == *token_sha256)
-    })
+    roster
+        .events()
+        .iter()
+        .filter(|e| e.kind == "admit")
+        .any(|e| {
+            e.envelope
+                .unverified_payload::<RosterEvent>()
+                .ok()
+                .and_then(|event| match event.event {
+                    EventBody::Admit { invite, .. } => invite.unverified_payload::<Invite>().ok(),
+                    _ => None,
+                })
+                .is_some_and(|invite| invite.token_sha256 == *token_sha256)
+        })
 }
 
 /// What `token` opens in this circle at `now`.

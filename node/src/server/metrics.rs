@@ -61,9 +61,15 @@ impl Metrics {
 
     /// Renders every metric; `roster_heads` are (circle, name, head seq) of the circles served,
     /// `replay_entries` the replay memory's size.
-    pub fn render(&self, roster_heads: &[(EnvelopeId, String, u64, bool)], replay_entries: usize) -> String {
+    pub fn render(
+        &self,
+        roster_heads: &[(EnvelopeId, String, u64, bool)],
+        replay_entries: usize,
+    ) -> String {
         let mut out = String::new();
-        out.push_str("# HELP debrief_http_requests_total Requests answered, by route, method and status.\n");
+        out.push_str(
+            "# HELP debrief_http_requests_total Requests answered, by route, method and status.\n",
+        );
         out.push_str("# TYPE debrief_http_requests_total counter\n");
         for ((route, method, status), n) in snapshot(&self.requests) {
             let _ = writeln!(
@@ -82,7 +88,9 @@ impl Metrics {
                 escape(name)
             );
         }
-        out.push_str("# HELP debrief_circle_frozen 1 while a circle holds an unresolved fork proof.\n");
+        out.push_str(
+            "# HELP debrief_circle_frozen 1 while a circle holds an unresolved fork proof.\n",
+        );
         out.push_str("# TYPE debrief_circle_frozen gauge\n");
         for (circle, name, _, frozen) in roster_heads {
             let _ = writeln!(
@@ -110,7 +118,9 @@ impl Metrics {
                 let _ = writeln!(out, "{metric}{{circle=\"{circle}\"}} {n}");
             }
         }
-        out.push_str("# HELP debrief_replay_memory_entries Signed requests remembered against replay.\n");
+        out.push_str(
+            "# HELP debrief_replay_memory_entries Signed requests remembered against replay.\n",
+        );
         out.push_str("# TYPE debrief_replay_memory_entries gauge\n");
         let _ = writeln!(out, "debrief_replay_memory_entries {replay_entries}");
         out

@@ -261,6 +261,27 @@ impl ServerState {
         }
     }
 
+    /// Reloads every circle whose store records another roster head than the one in memory
+    /// (roster events stored by another process, e.g. `debrief circle import`, or by sync).
+    /// Returns how many circles were reloaded. `debrief serve` calls it every few seconds.
+    pub fn refresh_changed(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut reloaded = 0;
+        for handle in self.circles() {
+            let stored = {
+                let store = handle.store.lock().unwrap_or_else(|p| p.into_inner());
+                store.meta("roster_head")?
+            };
+            let held = handle.with_roster(|r| r.head_id().to_hex());
+            if stored.is_some_and(|s| s != held) {
+                handle.reload(now)?;
+                tracing::info!(circle = %handle.id, "roster reloaded from the store");
+                reloaded += 1;
+            }
+        }
+        Ok(reloaded)
+    }
+
     /// The signed-request layer state with a body cap of `max_body_bytes`.
     pub fn auth_layer(self: &Arc<Self>, max_body_bytes: usize) -> AuthLayerState {
         AuthLayerState {
@@ -286,7 +307,10 @@ impl ServerState {
             .route("/v1/c/{circle}/checkpoint", get(routes::checkpoint))
             .route("/v1/c/{circle}/pending", get(routes::pending))
             .route("/v1/c/{circle}/proposals", get(routes::proposals))
-            .route_layer(from_fn_with_state(self.auth_layer(0), require_signed_request));
+            .route_layer(from_fn_with_state(
+                self.auth_layer(0),
+                require_signed_request,
+            ));
         let forks = Router::new()
             .route(
                 "/v1/c/{circle}/forks",
@@ -388,11 +412,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// protocol.md §4.8.7: the whole request, body included, within `request_timeout`.
-async fn request_timeout(
-    State(limit): State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
@@ -430,7 +450,10 @@ impl AdminServer {
 }
 
 /// Binds `addr` and serves the admin router over plain HTTP.
-pub async fn serve_admin(addr: SocketAddr, state: &Arc<ServerState>) -> std::io::Result<AdminServer> {
+pub async fn serve_admin(
+    addr: SocketAddr,
+    state: &Arc<ServerState>,
+) -> std::io::Result<AdminServer> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);

@@ -508,4 +508,3 @@ fn pending_answer(outcome: PendingInsert, id: EnvelopeId) -> ApiResult<Response>
         )),
     }
 }
-

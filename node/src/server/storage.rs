@@ -20,7 +20,9 @@ pub fn fork_proofs(store: &CircleStore) -> Result<Vec<Envelope>, StoreError> {
     let mut stmt = store
         .conn()
         .prepare("SELECT proof_id, envelope FROM fork_proofs ORDER BY ingest_seq")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         let (id, bytes) = row?;
@@ -92,8 +94,10 @@ pub fn pending(store: &CircleStore) -> Result<Vec<PendingItem>, StoreError> {
     let mut out = Vec::new();
     for row in rows {
         let (id, kind, subject, bytes, received_at) = row?;
-        let kind = PendingKind::parse(&kind).ok_or_else(|| corrupt("pending object", &id, &kind))?;
-        let envelope = Envelope::from_json(&bytes).map_err(|e| corrupt("pending object", &id, e))?;
+        let kind =
+            PendingKind::parse(&kind).ok_or_else(|| corrupt("pending object", &id, &kind))?;
+        let envelope =
+            Envelope::from_json(&bytes).map_err(|e| corrupt("pending object", &id, e))?;
         let id: EnvelopeId = id.parse().map_err(|e| corrupt("pending object", "id", e))?;
         out.push(PendingItem {
             kind,
@@ -122,8 +126,10 @@ pub fn pending_object(
     let Some((kind, bytes)) = row else {
         return Ok(None);
     };
-    let kind = PendingKind::parse(&kind).ok_or_else(|| corrupt("pending object", &id.to_hex(), &kind))?;
-    let env = Envelope::from_json(&bytes).map_err(|e| corrupt("pending object", &id.to_hex(), e))?;
+    let kind =
+        PendingKind::parse(&kind).ok_or_else(|| corrupt("pending object", &id.to_hex(), &kind))?;
+    let env =
+        Envelope::from_json(&bytes).map_err(|e| corrupt("pending object", &id.to_hex(), e))?;
     Ok(Some((kind, env)))
 }
 
@@ -152,14 +158,20 @@ pub fn insert_pending(
     let id = envelope.id().to_hex();
     let tx = store.transaction()?;
     let held: Option<String> = tx
-        .query_row("SELECT object_id FROM pending WHERE object_id = ?1", [&id], |r| r.get(0))
+        .query_row(
+            "SELECT object_id FROM pending WHERE object_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
         .optional()?;
     if held.is_some() {
         return Ok(PendingInsert::Held);
     }
     if let Some(slot) = slot {
         let taken: Option<String> = tx
-            .query_row("SELECT value FROM meta WHERE key = ?1", [slot], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = ?1", [slot], |r| {
+                r.get(0)
+            })
             .optional()?;
         if taken.is_some_and(|other| other != id) {
             return Ok(PendingInsert::Conflict);
@@ -210,7 +222,11 @@ pub fn upsert_proposal(
     let key = debrief_protocol::Sha256Digest::of(envelope.payload()).to_hex();
     let tx = store.transaction()?;
     let held: Option<Vec<u8>> = tx
-        .query_row("SELECT envelope FROM proposals WHERE proposal_id = ?1", [&key], |r| r.get(0))
+        .query_row(
+            "SELECT envelope FROM proposals WHERE proposal_id = ?1",
+            [&key],
+            |r| r.get(0),
+        )
         .optional()?;
     let better = match held {
         None => true,
@@ -235,7 +251,9 @@ pub fn upsert_proposal(
 pub enum CheckpointError {
     #[error("checkpoint refused: {0}")]
     Rule(#[from] debrief_protocol::roster::RosterError),
-    #[error("the checkpoint does not name this node's head ({0:?}); fetch the roster or record the fork")]
+    #[error(
+        "the checkpoint does not name this node's head ({0:?}); fetch the roster or record the fork"
+    )]
     NotCurrent(Box<CheckpointStatus>),
     #[error(transparent)]
     Store(#[from] StoreError),
