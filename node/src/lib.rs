@@ -10,6 +10,7 @@ pub mod home;
 pub mod http;
 pub mod node;
 pub mod search;
+pub mod server;
 pub mod sharing;
 pub mod store;
 pub mod sync;

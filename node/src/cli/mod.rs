@@ -12,6 +12,7 @@ mod declassify;
 mod id;
 mod init;
 mod report;
+mod serve;
 mod share;
 mod verify;
 
@@ -54,6 +55,8 @@ pub enum Command {
     /// Preview what a report would publish: diff, findings, generalisations, verdict.
     #[command(subcommand)]
     Declassify(declassify::DeclassifyCommand),
+    /// Serve peers over HTTPS (and /healthz, /metrics on the admin address) until SIGINT/SIGTERM.
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -84,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Declassify(cmd) => {
             declassify::run(cli.home.as_deref(), cli.circle.as_deref(), cmd)
         }
+        Command::Serve(args) => serve::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
     }
 }
