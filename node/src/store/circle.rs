@@ -83,6 +83,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     super::bundles::MIGRATION_BUNDLES,
     super::bundles::MIGRATION_SEARCH,
+    super::bundles::MIGRATION_CHAIN_PROOFS,
 ];
 
 /// A circle's SQLite store.
