@@ -1238,10 +1238,11 @@ pub fn comment(
 ) -> Result<Shared, SharingError> {
     let (target, h) = match latest_version(circle, bundle_id) {
         // A version shared with us only by a reshare: comment on the reshare (§3.26 allows it).
-        Ok((_, h)) if !h.is_recipient(me) => readable_version(circle, bundle_id)?
-            .ok_or_else(|| {
+        Ok((_, h)) if !h.is_recipient(me) => {
+            readable_version(circle, bundle_id)?.ok_or_else(|| {
                 SharingError::Refused("you cannot comment on what you cannot read".into())
-            })?,
+            })?
+        }
         Ok(x) => x,
         Err(_) => {
             // A comment: its own (only) bundle.

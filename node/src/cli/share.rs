@@ -329,7 +329,9 @@ fn chains(circle: &Circle, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
         for (form, seq) in &c.equivocations {
-            println!("    EQUIVOCATION ({form}) at seq {seq}: the author signed two links that cannot both be honest; the proof is stored");
+            println!(
+                "    EQUIVOCATION ({form}) at seq {seq}: the author signed two links that cannot both be honest; the proof is stored"
+            );
         }
     }
     Ok(code)

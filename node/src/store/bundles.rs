@@ -340,13 +340,13 @@ fn invariants(conn: &Connection, broken: &mut Vec<String>) -> Result<(), StoreEr
     if integrity != ["ok"] {
         broken.push(format!("integrity_check: {}", integrity.join("; ")));
     }
-    let fk: i64 = conn.query_row(
-        "SELECT count(*) FROM pragma_foreign_key_check",
-        [],
-        |r| r.get(0),
-    )?;
+    let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
     if fk != 0 {
-        broken.push(format!("{fk} rows point at missing rows (foreign_key_check)"));
+        broken.push(format!(
+            "{fk} rows point at missing rows (foreign_key_check)"
+        ));
     }
     let mut check = |sql: &str, what: &str| -> Result<(), StoreError> {
         for id in strings(sql)? {
@@ -409,7 +409,8 @@ fn invariants(conn: &Connection, broken: &mut Vec<String>) -> Result<(), StoreEr
                 if env_id.to_hex() != id {
                     broken.push(format!("bundle {id}: stored header has id {env_id}"));
                 }
-                if ct.len() as u64 != h.ciphertext_len || Sha256Digest::of(&ct) != h.ciphertext_sha256
+                if ct.len() as u64 != h.ciphertext_len
+                    || Sha256Digest::of(&ct) != h.ciphertext_sha256
                 {
                     broken.push(format!("bundle {id}: ciphertext incomplete or altered"));
                 }
@@ -463,7 +464,9 @@ fn invariants(conn: &Connection, broken: &mut Vec<String>) -> Result<(), StoreEr
     for row in rows {
         let (k, v) = row?;
         if v.parse::<i64>().map_or(true, |c| c > counter) {
-            broken.push(format!("cursor {k} = {v} is beyond the ingest counter {counter}"));
+            broken.push(format!(
+                "cursor {k} = {v} is beyond the ingest counter {counter}"
+            ));
         }
     }
     Ok(())
@@ -536,6 +539,46 @@ fn trim_quarantine(
 mod tests {
     use super::*;
     use crate::store::circle::CircleStore;
+
+    /// Stored links with only what gaps and tips read (author, seq, id) filled in.
+    fn put_links(store: &mut CircleStore, author: &MemberId, seqs: &[u64]) {
+        let tx = store.transaction().unwrap();
+        for s in seqs {
+            let id = Sha256Digest::of(format!("{author}{s}").as_bytes()).to_hex();
+            let ingest = crate::store::circle::next_ingest_seq(&tx).unwrap();
+            tx.execute(
+                "INSERT INTO links (link_id, author, author_seq, prev_link, header_id, audience,
+                     envelope, received_at, ingest_seq)
+                 VALUES (?1, ?2, ?3, NULL, ?1, 'circle', x'00', 0, ?4)",
+                params![id, author.as_str(), *s as i64, ingest],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn gaps_and_tips_follow_the_held_seqs_per_author() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = CircleStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let x = MemberId::from_first_key(&[1; 32]);
+        let y = MemberId::from_first_key(&[2; 32]);
+        let z = MemberId::from_first_key(&[3; 32]);
+        put_links(&mut store, &x, &[1, 2, 5, 9, 10]);
+        put_links(&mut store, &y, &[3]);
+        put_links(&mut store, &z, &[1, 2, 3]);
+        let mut want = vec![(x.clone(), 3..=4), (x.clone(), 6..=8), (y.clone(), 1..=2)];
+        want.sort_by(|a, b| (a.0.as_str(), a.1.start()).cmp(&(b.0.as_str(), b.1.start())));
+        assert_eq!(chain_gaps(store.conn()).unwrap(), want);
+        let tip = author_tip(store.conn(), &x).unwrap();
+        assert_eq!(tip.seq, 2);
+        assert_eq!(
+            tip.link.unwrap().to_hex(),
+            Sha256Digest::of(format!("{x}2").as_bytes()).to_hex()
+        );
+        assert_eq!(author_tip(store.conn(), &y).unwrap(), TipStatement::EMPTY);
+        assert_eq!(author_tip(store.conn(), &z).unwrap().seq, 3);
+    }
 
     #[test]
     fn quarantine_counts_repeats_and_stays_within_its_bounds() {
