@@ -338,6 +338,7 @@ pub fn check_circle_info(info: &CircleInfo, now: Timestamp) -> Result<Roster, Ci
 pub fn make_join_request(
     info: &CircleInfo,
     card: Envelope,
+    rotations: Vec<Envelope>,
     candidate: &dyn Signer,
     now: Timestamp,
 ) -> Result<JoinRequestFile, CircleOpError> {
@@ -347,6 +348,7 @@ pub fn make_join_request(
         card,
         charter_sha256: roster.charter_sha256(),
         invite_token: info.token.clone(),
+        rotations,
     };
     let env = join
         .sign(candidate)

@@ -5,6 +5,7 @@
 
 pub mod circle_ops;
 pub mod cli;
+pub mod declassify;
 pub mod home;
 pub mod http;
 pub mod node;

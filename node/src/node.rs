@@ -114,6 +114,50 @@ impl Node {
     }
 
     /// This node's signed identity card, with the endpoint from the configuration.
+    /// This node's own key-rotation statements (`<home>/rotations/N.json`), oldest first. A
+    /// join request carries them so a circle can check that the card's current signing key
+    /// descends from the key its member id derives from (protocol.md §2.8).
+    pub fn rotation_statements(&self) -> Result<Vec<Envelope>, NodeError> {
+        let dir = self.home.rotations_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(NodeError::Refused(format!(
+                    "cannot list {}: {e}",
+                    dir.display()
+                )));
+            }
+        };
+        let mut numbered = Vec::new();
+        for entry in entries {
+            let entry = entry
+                .map_err(|e| NodeError::Refused(format!("cannot list {}: {e}", dir.display())))?;
+            let name = entry.file_name();
+            // Only `N.json`: circle-scoped requests (`N.<circle>.request.json`) are not
+            // statements.
+            let Some(n) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let path = entry.path();
+            let bytes = std::fs::read(&path)
+                .map_err(|e| NodeError::Refused(format!("cannot read {}: {e}", path.display())))?;
+            let statement = Envelope::from_json(bytes.trim_ascii_end()).map_err(|e| {
+                NodeError::Refused(format!(
+                    "{} is not a signed rotation statement: {e}",
+                    path.display()
+                ))
+            })?;
+            numbered.push((n, statement));
+        }
+        numbered.sort_by_key(|(n, _)| *n);
+        Ok(numbered.into_iter().map(|(_, s)| s).collect())
+    }
+
     pub fn signed_card(&self, now: Timestamp) -> Result<Envelope, NodeError> {
         let endpoint = self.config().server.public_endpoint.as_deref();
         self.identity()

@@ -103,6 +103,7 @@ fn rule_2_1_payload_types_and_kinds() {
         card: forged,
         charter_sha256: g.roster.charter_sha256(),
         invite_token: InviteToken::from_bytes([1; 32]).to_hex(),
+        rotations: Vec::new(),
     }
     .sign(&key(4))
     .unwrap();
@@ -660,6 +661,7 @@ fn rule_2_8_admission() {
         card: card(5, "Echo AB"),
         charter_sha256: f.roster.charter_sha256(),
         invite_token: InviteToken::from_bytes([1; 32]).to_hex(),
+        rotations: Vec::new(),
     };
     let jr5 = j.sign(&key(5)).unwrap();
     let vouches = vec![f.vouch(2, jr5.id()), f.vouch(3, jr5.id())];

@@ -1,1 +1,2 @@
 //! Cross-crate integration test harness for Debrief.
+pub mod attack_kit;

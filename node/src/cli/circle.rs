@@ -686,7 +686,8 @@ fn request(
         }
     }
     let card = node.signed_card(t)?;
-    let file = ops::make_join_request(&info, card, node.identity(), t)?;
+    let file =
+        ops::make_join_request(&info, card, node.rotation_statements()?, node.identity(), t)?;
     write_json(out, &file, force)?;
     println!(
         "Wrote join request {} to {}; sponsors vouch for it with `debrief circle vouch`.",

@@ -8,10 +8,12 @@ use clap::{Parser, Subcommand};
 
 mod circle;
 mod config;
+mod declassify;
 mod id;
 mod init;
 mod report;
 mod share;
+mod verify;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
 #[derive(Debug, Parser)]
@@ -47,6 +49,11 @@ pub enum Command {
     /// Sharing, reading and searching reports in a circle.
     #[command(flatten)]
     Sharing(share::ShareCommand),
+    /// Verify a copy of a circle's public log, one entry of it, or a provenance claim.
+    Verify(verify::VerifyArgs),
+    /// Preview what a report would publish: diff, findings, generalisations, verdict.
+    #[command(subcommand)]
+    Declassify(declassify::DeclassifyCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -73,5 +80,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(cmd) => report::run(cmd),
         Command::Sharing(cmd) => share::run(cli.home.as_deref(), cli.circle.as_deref(), cmd),
+        Command::Verify(args) => verify::run(args),
+        Command::Declassify(cmd) => {
+            declassify::run(cli.home.as_deref(), cli.circle.as_deref(), cmd)
+        }
     }
 }

@@ -214,6 +214,53 @@ fn check_tip(seq: u64, tip: &TipStatement) -> Result<ChainTip, RosterError> {
     }
 }
 
+/// Most rotation statements a join request may carry (protocol.md §2.8).
+const MAX_JOIN_ROTATIONS: usize = 64;
+
+/// protocol.md §2.8: the card's signing key is the key its member id derives from, or is reached
+/// from it by the candidate's own rotation statements (§1.11), each signed by the old and the new
+/// key. Without this, anyone could join under another company's member id by naming its first
+/// key (public in every card) next to a key of its own.
+fn check_key_lineage(
+    seq: u64,
+    card: &IdentityCard,
+    rotations: &[Envelope],
+) -> Result<(), RosterError> {
+    let refuse = |reason: String| RosterError::JoinRequest { seq, reason };
+    if rotations.len() > MAX_JOIN_ROTATIONS {
+        return Err(refuse(format!(
+            "{} rotation statements; at most {MAX_JOIN_ROTATIONS} are allowed",
+            rotations.len()
+        )));
+    }
+    let mut key = card.first_signing_key;
+    for (i, env) in rotations.iter().enumerate() {
+        let r = crate::rotation::verify_rotation(env, &key).map_err(|e| {
+            refuse(format!(
+                "rotation statement {} does not continue the key chain from the first signing key: {e}",
+                i + 1
+            ))
+        })?;
+        if r.member != card.member {
+            return Err(refuse(format!(
+                "rotation statement {} is for member {}, not {}",
+                i + 1,
+                r.member,
+                card.member
+            )));
+        }
+        key = r.new_signing_key;
+    }
+    if key != card.signing_key {
+        return Err(refuse(
+            "the card's signing key is neither the key its member id derives from nor reached \
+             from it by the rotation statements given"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_time(seq: u64, at: Timestamp, now: Option<Timestamp>) -> Result<(), RosterError> {
     // protocol.md §2.6: never beyond the node's clock plus skew.
     if let Some(now) = now
@@ -764,6 +811,9 @@ impl Roster {
                 ),
             });
         }
+        // protocol.md §2.8: the candidate proves its member id, which derives from a public key
+        // anyone can copy from its card in another circle.
+        check_key_lineage(seq, &card, &join.rotations)?;
         let token_ok =
             InviteToken::parse(&join.invite_token).is_some_and(|t| t.hash() == invite.token_sha256);
         if !token_ok {

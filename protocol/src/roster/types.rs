@@ -86,6 +86,11 @@ pub struct JoinRequest {
     pub charter_sha256: Sha256Digest,
     /// The invite token in hex ([`InviteToken::to_hex`]).
     pub invite_token: String,
+    /// The candidate's key-rotation statements (protocol.md §1.11), oldest first, leading from
+    /// the card's `first_signing_key` to its `signing_key`; empty (and absent from the payload)
+    /// when it never rotated. They prove the member id is the candidate's (protocol.md §2.8).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<Envelope>,
 }
 
 impl JoinRequest {

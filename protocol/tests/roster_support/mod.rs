@@ -208,6 +208,7 @@ impl Fixture {
             card: card(n, org),
             charter_sha256: self.roster.charter_sha256(),
             invite_token: token.to_hex(),
+            rotations: Vec::new(),
         }
         .sign(&key(n))
         .unwrap();
