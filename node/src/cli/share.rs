@@ -1,5 +1,6 @@
 //! Sharing commands: `share`, `list`, `read`, `quarantine`, `export`, `import`, `reindex`,
-//! `search`, `revise`, `retract`, `comment`, `actions`, `stats` (docs/search.md). Thin: the work
+//! `search`, `revise`, `retract`, `comment`, `actions`, `stats` (docs/search.md), `reshare`,
+//! `chains`. Thin: the work
 //! is in [`crate::sharing`] and [`crate::search`].
 
 use std::io::Write as _;
@@ -168,6 +169,18 @@ pub enum ShareCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send your own report again, unchanged, to members who cannot read it yet (e.g. members
+    /// admitted after you shared it). A circle-wide report goes to every current member; a RED
+    /// one to the named members.
+    Reshare {
+        /// Bundle id (or unique prefix).
+        id: String,
+        /// A member (id, id prefix or org name) who should be able to read it. Repeatable.
+        #[arg(long = "to", value_name = "MEMBER", required = true)]
+        to: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The actions of every report in the circle.
     Actions {
         /// `open` (anything not done), or an exact status.
@@ -180,6 +193,12 @@ pub enum ShareCommand {
     },
     /// Counts by factor category, role and pattern across the circle's reports.
     Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every author's chain as held here: links, tip, gaps (links not held yet) and
+    /// equivocation proofs (protocol.md §3.28). Exit code 1 when a proof is held.
+    Chains {
         #[arg(long)]
         json: bool,
     },
@@ -255,13 +274,67 @@ pub fn run(
             let s = sharing::comment(&mut circle, &me, node.identity(), &ids, &b, &text, t)?;
             print_shared(&s, json, "Commented")
         }
+        ShareCommand::Reshare { id, to, json } => {
+            let b = lineage(&circle, &id)?;
+            let to = to
+                .iter()
+                .map(|m| find_member(&circle, m))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let r = sharing::reshare(&mut circle, &me, node.identity(), &ids, &b, &to, t)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_shared(&r.shared, false, "Reshared")?;
+            println!("  new readers:");
+            for (id, org) in &r.new_readers {
+                println!("    {org:<24} {id}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         ShareCommand::Actions {
             status,
             pattern,
             json,
         } => actions(&circle, status.as_deref(), pattern.as_deref(), json),
         ShareCommand::Stats { json } => stats(&circle, json),
+        ShareCommand::Chains { json } => chains(&circle, json),
     }
+}
+
+fn chains(circle: &Circle, json: bool) -> anyhow::Result<ExitCode> {
+    let all = sharing::chains(circle)?;
+    let code = if all.iter().any(|c| !c.equivocations.is_empty()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(code);
+    }
+    if all.is_empty() {
+        println!("(no chain links held)");
+    }
+    for c in &all {
+        println!(
+            "{:<24} {}  {} links, highest seq {}, complete to seq {}",
+            c.org, c.author, c.links, c.highest, c.contiguous_to
+        );
+        for (from, to) in &c.gaps {
+            if from == to {
+                println!("    gap: seq {from} not held (withheld, or not fetched yet)");
+            } else {
+                println!("    gap: seqs {from}-{to} not held (withheld, or not fetched yet)");
+            }
+        }
+        for (form, seq) in &c.equivocations {
+            println!(
+                "    EQUIVOCATION ({form}) at seq {seq}: the author signed two links that cannot both be honest; the proof is stored"
+            );
+        }
+    }
+    Ok(code)
 }
 
 fn lineage(circle: &Circle, id: &str) -> anyhow::Result<String> {
@@ -442,9 +515,12 @@ struct Version {
 }
 
 fn versions(circle: &Circle, bundle: &str) -> anyhow::Result<Vec<Version>> {
+    // One row per version: the one we can read, and among those the report or revision over a
+    // reshare of it (a member admitted later reads a version through its reshare).
     let mut stmt = circle.store.conn().prepare(
         "SELECT header_id, version, created_at FROM bundles
-         WHERE bundle_id = ?1 AND kind IN ('report', 'revision') ORDER BY version",
+         WHERE bundle_id = ?1 AND kind IN ('report', 'revision', 'reshare')
+         ORDER BY version, readable, kind != 'reshare', created_at",
     )?;
     let rows = stmt.query_map([bundle], |r| {
         Ok(Version {
@@ -453,7 +529,15 @@ fn versions(circle: &Circle, bundle: &str) -> anyhow::Result<Vec<Version>> {
             created_at: r.get(2)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut out: Vec<Version> = Vec::new();
+    for v in rows {
+        let v = v?;
+        match out.last_mut() {
+            Some(last) if last.version == v.version => *last = v,
+            _ => out.push(v),
+        }
+    }
+    Ok(out)
 }
 
 /// Comments on `target_bundle`, depth first: (depth, comment bundle id, author, date, text).
