@@ -31,9 +31,12 @@ use serde_json::Value;
 
 use crate::bundle_support::{Member, NOW, World};
 
+/// One fuzz entry point: any bytes in, a panic only when an oracle fails.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, in the order of `fuzz/README.md`. The corpus directories are
 /// `fuzz/corpus/<name>/`.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("report", report),
     ("envelope", envelope),
     ("roster_fold", roster_fold),
@@ -150,7 +153,10 @@ pub fn envelope(data: &[u8]) {
     // protocol.md §1.3: canonical bytes are the only spelling; accepted means identical re-encoding.
     if let Ok(value) = canonical::check_canonical(data) {
         let again = canonical::value_to_canonical_vec(&value).expect("a parsed value encodes");
-        assert_eq!(again, data, "check_canonical accepted bytes that re-encode differently");
+        assert_eq!(
+            again, data,
+            "check_canonical accepted bytes that re-encode differently"
+        );
     }
     let Ok(env) = Envelope::from_json(data) else {
         return;
@@ -166,7 +172,11 @@ pub fn envelope(data: &[u8]) {
     let Some(t) = PayloadType::parse(env.payload_type()) else {
         return;
     };
-    let mut signed = Envelope::from_parts(env.payload_type().to_owned(), env.payload().to_vec(), vec![]);
+    let mut signed = Envelope::from_parts(
+        env.payload_type().to_owned(),
+        env.payload().to_vec(),
+        vec![],
+    );
     signed
         .add_signature(fixed_key())
         .expect("a fresh envelope has no signature yet");
@@ -259,7 +269,7 @@ pub fn roster_fold(data: &[u8]) {
 
 /// Signs `header` (a JSON value) and a link naming it with `signer`, the ciphertext digest and
 /// length fixed to match, as a malicious but keyed author would.
-fn reframe(
+pub fn reframe(
     obj: &BundleObject,
     mut header: Value,
     ciphertext: Vec<u8>,
@@ -282,7 +292,7 @@ fn reframe(
 }
 
 /// The world member whose id the header names, else A.
-fn author_of(header: &Value) -> &'static Member {
+pub fn author_of(header: &Value) -> &'static Member {
     let w = world();
     let named = header.get("author").and_then(Value::as_str);
     [&w.a, &w.b, &w.c, &w.d, &w.e]
@@ -309,7 +319,12 @@ pub fn bundle_open(data: &[u8]) {
             return;
         };
         let signer = author_of(&header);
-        match reframe(&parsed, header, parsed.ciphertext().to_vec(), &signer.signing) {
+        match reframe(
+            &parsed,
+            header,
+            parsed.ciphertext().to_vec(),
+            &signer.signing,
+        ) {
             Some(obj) => obj,
             None => return,
         }
@@ -317,13 +332,21 @@ pub fn bundle_open(data: &[u8]) {
     let w = world();
     let checked = bundle::verify_header_only(&obj, &w.roster, NOW);
     let _ = bundle::verify_link(obj.link(), &w.roster);
-    let opened = bundle::open(&obj, &w.roster, &w.b.id, &[w.b.age.clone()], NOW);
+    let opened = bundle::open(
+        &obj,
+        &w.roster,
+        &w.b.id,
+        std::slice::from_ref(&w.b.age),
+        NOW,
+    );
     if let Err(e) = &opened {
         let _ = (e.to_string(), e.rule(), e.is_retryable());
     }
     // Opening runs every header check first: an opened bundle was a checked one.
     if let Ok(o) = &opened {
-        let c = checked.as_ref().expect("open succeeded, so the header checks passed");
+        let c = checked
+            .as_ref()
+            .expect("open succeeded, so the header checks passed");
         assert_eq!(o.header().id(), c.header().id());
     }
 }
@@ -376,7 +399,10 @@ pub fn scrub(data: &[u8]) {
         out.text
     );
     for f in &out.findings {
-        assert_eq!(text.get(f.offset..f.offset + f.matched.len()), Some(f.matched.as_str()));
+        assert_eq!(
+            text.get(f.offset..f.offset + f.matched.len()),
+            Some(f.matched.as_str())
+        );
     }
     // Allow the first finding, if any: it is then kept and reported as allowed.
     if let Some(first) = out.findings.first()
@@ -415,7 +441,10 @@ pub fn wire_auth(data: &[u8]) {
             return;
         }
         // http's HeaderValue::to_str: visible ASCII and tab only.
-        if !rest.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+        if !rest
+            .iter()
+            .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
             return;
         }
         let Ok(text) = std::str::from_utf8(rest) else {
