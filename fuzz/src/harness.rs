@@ -193,40 +193,40 @@ pub fn envelope(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // roster_fold: a sequence of roster event envelopes folded.
 
+/// The envelopes `roster_fold` folds for an input (see its modes), or `None` when the input is
+/// not even a JSON array of the right kind.
+pub fn roster_envelopes(data: &[u8]) -> Option<Vec<Envelope>> {
+    let (m, rest) = mode(data);
+    if m & 1 == 0 {
+        return serde_json::from_slice(rest).ok();
+    }
+    let payloads = serde_json::from_slice::<Vec<Value>>(rest).ok()?;
+    let sequencer = SigningKey::from_bytes(&[1; 32]);
+    let mut out: Vec<Envelope> = Vec::with_capacity(payloads.len());
+    for mut p in payloads {
+        if let (Some(prev), Some(obj)) = (out.last(), p.as_object_mut()) {
+            if obj.contains_key("prev") {
+                obj.insert("prev".into(), Value::String(prev.id().to_hex()));
+            }
+            if obj.contains_key("circle") {
+                obj.insert("circle".into(), Value::String(out[0].id().to_hex()));
+            }
+        }
+        // Values canonical JSON cannot carry (e.g. floats) are refused before signing.
+        out.push(Envelope::sign(&p, PayloadType::RosterEvent, &sequencer).ok()?);
+    }
+    Some(out)
+}
+
 /// Mode byte bit 0: 0 = raw (the rest is a JSON array of envelopes, folded as received);
 /// 1 = re-signed (the rest is a JSON array of roster-event payloads; the harness chains them —
 /// `prev` and `circle` set to the real ids when the payload has those fields — and signs each
 /// with the fixture sequencer key `[1; 32]`). Bit 1 picks `now`: none, or a fixed time.
 pub fn roster_fold(data: &[u8]) {
-    let (m, rest) = mode(data);
+    let (m, _) = mode(data);
     let now = (m & 2 != 0).then(|| Timestamp::from_unix(1_795_564_800 + 30 * 86_400));
-    let envelopes: Vec<Envelope> = if m & 1 == 0 {
-        match serde_json::from_slice(rest) {
-            Ok(envs) => envs,
-            Err(_) => return,
-        }
-    } else {
-        let Ok(payloads) = serde_json::from_slice::<Vec<Value>>(rest) else {
-            return;
-        };
-        let sequencer = SigningKey::from_bytes(&[1; 32]);
-        let mut out: Vec<Envelope> = Vec::with_capacity(payloads.len());
-        for mut p in payloads {
-            if let (Some(prev), Some(obj)) = (out.last(), p.as_object_mut()) {
-                if obj.contains_key("prev") {
-                    obj.insert("prev".into(), Value::String(prev.id().to_hex()));
-                }
-                if obj.contains_key("circle") {
-                    obj.insert("circle".into(), Value::String(out[0].id().to_hex()));
-                }
-            }
-            match Envelope::sign(&p, PayloadType::RosterEvent, &sequencer) {
-                Ok(env) => out.push(env),
-                // Values canonical JSON cannot carry (e.g. floats) are refused before signing.
-                Err(_) => return,
-            }
-        }
-        out
+    let Some(envelopes) = roster_envelopes(data) else {
+        return;
     };
     if envelopes.len() > 64 {
         return;
