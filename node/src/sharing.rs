@@ -1225,6 +1225,66 @@ pub fn readable_version(
     Ok(stored_header(circle, &id)?.map(|h| (id, h)))
 }
 
+/// One comment of a thread, as [`comment_thread`] returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadComment {
+    /// 0 for a comment on the report, 1 for a reply to such a comment, and so on.
+    pub depth: usize,
+    /// The comment's own bundle id (replies target it).
+    pub bundle: String,
+    pub author: String,
+    pub created_at: i64,
+    /// The text, when this member is among the comment's recipients.
+    pub text: Option<String>,
+}
+
+/// Deepest reply level [`comment_thread`] follows; deeper replies are not shown.
+const MAX_THREAD_DEPTH: usize = 32;
+
+/// The comments on `target_bundle`, depth first, oldest first at each level.
+pub fn comment_thread(
+    circle: &Circle,
+    target_bundle: &str,
+) -> Result<Vec<ThreadComment>, SharingError> {
+    let mut out = Vec::new();
+    thread_into(circle, target_bundle, 0, &mut out)?;
+    Ok(out)
+}
+
+fn thread_into(
+    circle: &Circle,
+    target_bundle: &str,
+    depth: usize,
+    out: &mut Vec<ThreadComment>,
+) -> Result<(), SharingError> {
+    if depth > MAX_THREAD_DEPTH {
+        return Ok(());
+    }
+    let rows: Vec<(String, String, String, i64)> = circle
+        .store
+        .conn()
+        .prepare(
+            "SELECT header_id, bundle_id, author, created_at FROM bundles
+             WHERE kind = 'comment' AND target_bundle = ?1 ORDER BY created_at, header_id",
+        )?
+        .query_map([target_bundle], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (header, bundle, author, created_at) in rows {
+        let text = text_body(circle, &header)?;
+        out.push(ThreadComment {
+            depth,
+            bundle: bundle.clone(),
+            author,
+            created_at,
+            text,
+        });
+        thread_into(circle, &bundle, depth + 1, out)?;
+    }
+    Ok(())
+}
+
 /// Comments on a report (or on a comment): to the parent's audience (protocol.md §3.26, a subset
 /// of its recipients).
 pub fn comment(

@@ -540,41 +540,6 @@ fn versions(circle: &Circle, bundle: &str) -> anyhow::Result<Vec<Version>> {
     Ok(out)
 }
 
-/// Comments on `target_bundle`, depth first: (depth, comment bundle id, author, date, text).
-fn thread(
-    circle: &Circle,
-    target_bundle: &str,
-    depth: usize,
-    out: &mut Vec<(usize, String, String, String, Option<String>)>,
-) -> anyhow::Result<()> {
-    if depth > 32 {
-        return Ok(());
-    }
-    let rows: Vec<(String, String, String, i64)> = circle
-        .store
-        .conn()
-        .prepare(
-            "SELECT header_id, bundle_id, author, created_at FROM bundles
-             WHERE kind = 'comment' AND target_bundle = ?1 ORDER BY created_at, header_id",
-        )?
-        .query_map([target_bundle], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    for (header, bundle, author, at) in rows {
-        let text = sharing::text_body(circle, &header)?;
-        out.push((
-            depth,
-            bundle.clone(),
-            org_of(circle, &author),
-            date_of(at),
-            text,
-        ));
-        thread(circle, &bundle, depth + 1, out)?;
-    }
-    Ok(())
-}
-
 fn read(
     circle: &Circle,
     me: &MemberId,
@@ -642,8 +607,18 @@ fn read(
         return Ok(ExitCode::from(1));
     }
     let report = sharing::report_of(circle, &latest.header_id)?;
-    let mut comments = Vec::new();
-    thread(circle, &bundle, 0, &mut comments)?;
+    let comments: Vec<_> = sharing::comment_thread(circle, &bundle)?
+        .into_iter()
+        .map(|c| {
+            (
+                c.depth,
+                c.bundle,
+                org_of(circle, &c.author),
+                date_of(c.created_at),
+                c.text,
+            )
+        })
+        .collect();
     if json {
         let v = json!({
             "bundle": bundle,
