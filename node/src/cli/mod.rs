@@ -11,6 +11,7 @@ mod config;
 mod declassify;
 mod id;
 mod init;
+mod publish;
 mod report;
 mod share;
 mod verify;
@@ -54,6 +55,8 @@ pub enum Command {
     /// Preview what a report would publish: diff, findings, generalisations, verdict.
     #[command(subcommand)]
     Declassify(declassify::DeclassifyCommand),
+    /// The circle's public log: propose, cosign, correct and retract publications.
+    Publish(publish::PublishArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -84,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Declassify(cmd) => {
             declassify::run(cli.home.as_deref(), cli.circle.as_deref(), cmd)
         }
+        Command::Publish(args) => publish::run(cli.home.as_deref(), cli.circle.as_deref(), args),
     }
 }
