@@ -145,7 +145,16 @@ pub fn preview_report(
     new_allowances: &[Allowance],
     now: Timestamp,
 ) -> Result<Preview, DeclassifyError> {
-    Ok(preview_with(report, subject, circle, identity, config, new_allowances, now)?.0)
+    Ok(preview_with(
+        report,
+        subject,
+        circle,
+        identity,
+        config,
+        new_allowances,
+        now,
+    )?
+    .0)
 }
 
 /// [`preview_report`], also returning the scrubber and every allowance it applied, so the
@@ -407,7 +416,10 @@ pub fn rescan(
     }
     for a in &content.actions {
         texts.push((format!("actions.{}", a.id), a.description.as_str()));
-        texts.push((format!("actions.{}.owner_role", a.id), a.owner_role.as_str()));
+        texts.push((
+            format!("actions.{}.owner_role", a.id),
+            a.owner_role.as_str(),
+        ));
     }
     for s in &content.sections {
         texts.push((format!("sections.{}", s.name.slug()), s.text.as_str()));

@@ -167,7 +167,10 @@ fn held_header(circle: &Circle, object: &str) -> Result<(EnvelopeId, BundleHeade
 }
 
 /// Every request held for the report lineage `report_bundle`, oldest first.
-pub fn requests_for(circle: &Circle, report_bundle: &str) -> Result<Vec<HeldRequest>, PublishError> {
+pub fn requests_for(
+    circle: &Circle,
+    report_bundle: &str,
+) -> Result<Vec<HeldRequest>, PublishError> {
     let ids: Vec<String> = circle
         .store
         .conn()
@@ -281,7 +284,11 @@ impl Thread {
     /// Every approval in the thread: the authors' (in requests) and the reviewers' and
     /// maintainers' (in reviews), oldest first.
     pub fn approvals(&self) -> Vec<Envelope> {
-        let mut out: Vec<Envelope> = self.requests.iter().map(|r| r.body.approval.clone()).collect();
+        let mut out: Vec<Envelope> = self
+            .requests
+            .iter()
+            .map(|r| r.body.approval.clone())
+            .collect();
         out.extend(self.reviews.iter().filter_map(|r| r.body.approval.clone()));
         out
     }
@@ -369,6 +376,26 @@ fn thread_audience(circle: &Circle, me: &MemberId, named: &[MemberId]) -> Vec<Me
     out
 }
 
+/// The latest version of `report_bundle` if `me` wrote it and has not retracted it: checked
+/// before a provenance salt is drawn, so a refused request leaves the keystore unchanged.
+pub fn own_report(
+    circle: &Circle,
+    me: &MemberId,
+    report_bundle: &str,
+) -> Result<(EnvelopeId, BundleHeader), PublishError> {
+    let (object, h) = sharing::latest_version(circle, report_bundle)?;
+    if h.author != *me {
+        return refused(format!(
+            "only the author of a report may ask to declassify it; {report_bundle} is by {}",
+            h.author
+        ));
+    }
+    if sharing::retracted(circle, report_bundle)? {
+        return refused(format!("{report_bundle} was retracted"));
+    }
+    Ok((object, h))
+}
+
 /// What [`request`] needs from the author's node besides the circle.
 #[allow(missing_debug_implementations)] // holds age identities, which do not print
 pub struct Author<'a> {
@@ -400,16 +427,7 @@ pub fn request(
     salt: &[u8; 32],
     now: Timestamp,
 ) -> Result<Requested, PublishError> {
-    let (object, h) = sharing::latest_version(circle, report_bundle)?;
-    if h.author != author.me {
-        return refused(format!(
-            "only the author of a report may ask to declassify it; {report_bundle} is by {}",
-            h.author
-        ));
-    }
-    if sharing::retracted(circle, report_bundle)? {
-        return refused(format!("{report_bundle} was retracted"));
-    }
+    let (object, h) = own_report(circle, &author.me, report_bundle)?;
     if *reviewer == author.me {
         return refused("the reviewer must be another member (the author approves as author)");
     }
@@ -535,8 +553,8 @@ pub fn review(
                     latest.version, req.body.version
                 ));
             }
-            let scrubber = Scrubber::new(&scrub_config(circle, config))
-                .map_err(DeclassifyError::from)?;
+            let scrubber =
+                Scrubber::new(&scrub_config(circle, config)).map_err(DeclassifyError::from)?;
             let left = rescan(&req.body.content, &scrubber, &req.body.allowances);
             if let Some((field, matched, reason)) = left.first() {
                 return refused(format!(
@@ -833,7 +851,9 @@ pub struct Proposal {
 impl Proposal {
     /// The proposal's id: the envelope id of what it proposes.
     pub fn id(&self) -> EnvelopeId {
-        self.object.as_ref().map_or_else(|| self.checkpoint.id(), Envelope::id)
+        self.object
+            .as_ref()
+            .map_or_else(|| self.checkpoint.id(), Envelope::id)
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -844,7 +864,10 @@ impl Proposal {
         let p: Proposal = serde_json::from_slice(bytes)
             .map_err(|e| PublishError::Refused(format!("not a publication proposal: {e}")))?;
         if p.format != PROPOSAL_FORMAT {
-            return refused(format!("proposal format {:?} is not {PROPOSAL_FORMAT}", p.format));
+            return refused(format!(
+                "proposal format {:?} is not {PROPOSAL_FORMAT}",
+                p.format
+            ));
         }
         Ok(p)
     }
@@ -889,12 +912,25 @@ fn sign_if_needed(env: &mut Envelope, holder: &KeyHolder<'_>) -> Result<(), Publ
         .map_err(|e| PublishError::Refused(format!("cannot sign: {e}")))
 }
 
-fn companies_signed(env: &Envelope, set: &KeySet, pt: PayloadType) -> Result<Vec<MemberId>, PublishError> {
+fn companies_signed(
+    env: &Envelope,
+    set: &KeySet,
+    pt: PayloadType,
+) -> Result<Vec<MemberId>, PublishError> {
     let v: envelope::Verified<serde_json::Value> = envelope::verify_with(env, pt, |id| {
-        set.keys.iter().find(|k| k.key.key_id() == *id).map(|k| k.key)
+        set.keys
+            .iter()
+            .find(|k| k.key.key_id() == *id)
+            .map(|k| k.key)
     })
-    .map_err(|e| PublishError::Refused(format!("a signature on the proposal does not verify: {e}")))?;
-    let mut m: Vec<MemberId> = v.signers().iter().filter_map(|id| set.member_of(id)).collect();
+    .map_err(|e| {
+        PublishError::Refused(format!("a signature on the proposal does not verify: {e}"))
+    })?;
+    let mut m: Vec<MemberId> = v
+        .signers()
+        .iter()
+        .filter_map(|id| set.member_of(id))
+        .collect();
     m.sort();
     m.dedup();
     Ok(m)
@@ -993,6 +1029,13 @@ fn check_publication(
             list.join("; ")
         ));
     }
+    // protocol.md §7.11: the report's own resolution time when held, else the author's signed
+    // statement in the request.
+    let resolved = match sharing::report_of(circle, &body.report_object.to_hex())? {
+        Some(r) => r.timeline.resolved,
+        None => body.resolved.map_or(Field::Unknown, Field::Known),
+    };
+    check_embargo(&resolved, circle.roster.policy().embargo_secs, now)?;
     // protocol.md §7.2.
     check_approvals(
         approvals,
@@ -1002,18 +1045,17 @@ fn check_publication(
         circle.roster.policy().declassification_approvals,
         now,
     )?;
-    // protocol.md §7.11: the report's own resolution time when held, else the author's signed
-    // statement in the request.
-    let resolved = match sharing::report_of(circle, &body.report_object.to_hex())? {
-        Some(r) => r.timeline.resolved,
-        None => body.resolved.map_or(Field::Unknown, Field::Known),
-    };
-    check_embargo(&resolved, circle.roster.policy().embargo_secs, now)?;
     Ok(())
 }
 
 /// A checkpoint for (`seq`, `head`) of log `log`, valid 7 days (protocol.md §7.8 maximum).
-fn checkpoint_for(circle: EnvelopeId, log: EnvelopeId, seq: u64, head: EnvelopeId, at: Timestamp) -> LogCheckpoint {
+fn checkpoint_for(
+    circle: EnvelopeId,
+    log: EnvelopeId,
+    seq: u64,
+    head: EnvelopeId,
+    at: Timestamp,
+) -> LogCheckpoint {
     LogCheckpoint {
         circle,
         log,
@@ -1130,9 +1172,15 @@ pub fn cosign(
                 || cp_claim.log != log.genesis_id()
                 || cp_claim.at < entry.at
             {
-                return refused("the proposal's checkpoint does not name the proposed entry as head");
+                return refused(
+                    "the proposal's checkpoint does not name the proposed entry as head",
+                );
             }
-            (log.key_set_for(entry.seq).clone(), entry.seq, log.genesis_id())
+            (
+                log.key_set_for(entry.seq).clone(),
+                entry.seq,
+                log.genesis_id(),
+            )
         }
         ProposalKind::Checkpoint => {
             let Some((log, _)) = &existing else {
@@ -1148,7 +1196,11 @@ pub fn cosign(
                     log.head_seq()
                 ));
             }
-            (log.current_key_set().clone(), log.head_seq(), log.genesis_id())
+            (
+                log.current_key_set().clone(),
+                log.head_seq(),
+                log.genesis_id(),
+            )
         }
     };
     let holds_key = set.keys.iter().any(|k| k.key.key_id() == me);
@@ -1262,9 +1314,10 @@ fn retraction_fits(log: &VerifiedLog, r: &Retraction) -> Result<(), PublishError
             "entry {} was already retracted by entry {retraction}",
             r.retracts
         )),
-        debrief_protocol::publog::EntryStatus::NotContent { kind } => {
-            refused(format!("entry {} is a {kind} entry, not a publication", r.retracts))
-        }
+        debrief_protocol::publog::EntryStatus::NotContent { kind } => refused(format!(
+            "entry {} is a {kind} entry, not a publication",
+            r.retracts
+        )),
         _ if r.reason.trim().is_empty() => refused("a retraction states its reason (--reason)"),
         _ => Ok(()),
     }
@@ -1431,7 +1484,9 @@ pub fn propose_entry(
                 &current,
                 now,
             ) {
-                if stale > 0 && matches!(e, PublishError::Log(PublogError::ApprovalsInsufficient(_))) {
+                if stale > 0
+                    && matches!(e, PublishError::Log(PublogError::ApprovalsInsufficient(_)))
+                {
                     return refused(format!(
                         "{e}; {stale} earlier approval(s) are stale: they approve content that \
                          has since changed, and must be given again for {hash}"
@@ -1485,9 +1540,15 @@ pub fn propose_checkpoint(
         return refused("this circle has no public log on this node yet");
     };
     require_key(log.current_key_set(), holder)?;
-    let cp = checkpoint_for(log.circle(), log.genesis_id(), log.head_seq(), log.head_id(), now)
-        .sign(&[holder.identity])
-        .map_err(|e| PublishError::Refused(format!("cannot sign the checkpoint: {e}")))?;
+    let cp = checkpoint_for(
+        log.circle(),
+        log.genesis_id(),
+        log.head_seq(),
+        log.head_id(),
+        now,
+    )
+    .sign(&[holder.identity])
+    .map_err(|e| PublishError::Refused(format!("cannot sign the checkpoint: {e}")))?;
     cosign(
         circle,
         holder,
@@ -1526,7 +1587,10 @@ pub fn find_pending(circle: &Circle, prefix: &str) -> Result<Proposal, PublishEr
             "{prefix:?} is neither a proposal file nor a pending proposal in {}",
             dir.display()
         )),
-        _ => refused(format!("{prefix:?} matches {} pending proposals", found.len())),
+        _ => refused(format!(
+            "{prefix:?} matches {} pending proposals",
+            found.len()
+        )),
     }
 }
 

@@ -44,7 +44,11 @@ pub enum DeclassifyCommand {
     Review {
         /// The report's (or the request's) bundle id or a unique prefix.
         id: String,
-        #[arg(long, conflicts_with = "request_changes", required_unless_present = "request_changes")]
+        #[arg(
+            long,
+            conflicts_with = "request_changes",
+            required_unless_present = "request_changes"
+        )]
         approve: bool,
         #[arg(long, value_name = "TEXT")]
         request_changes: Option<String>,
@@ -78,7 +82,11 @@ pub enum DeclassifyCommand {
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
     /// A shared report: its bundle id (or a unique prefix); the latest version is previewed.
-    #[arg(value_name = "ID", required_unless_present = "file", conflicts_with = "file")]
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
     pub id: Option<String>,
     /// The report file, as its author has it (Markdown with TOML front matter).
     #[arg(long, value_name = "FILE")]
@@ -304,6 +312,7 @@ fn request(
     let mut circle = node.circle(selector, t)?;
     let b = publish::report_lineage(&circle, id)?;
     let reviewer = find_member(&circle, reviewer)?;
+    publish::own_report(&circle, &node.identity().member_id(), &b)?;
     // protocol.md §7.3: the salt is drawn here, kept in the keystore under the report's bundle
     // id (reused for its later versions and errata), and never leaves this node.
     let salt = match node.identity().provenance_salt(&b) {
@@ -333,9 +342,16 @@ fn request(
             r.shared.bundle, r.slug
         );
         println!("Content SHA-256: {}", r.content_sha256);
-        let names: Vec<&str> = r.shared.recipients.iter().map(|(_, o)| o.as_str()).collect();
+        let names: Vec<&str> = r
+            .shared
+            .recipients
+            .iter()
+            .map(|(_, o)| o.as_str())
+            .collect();
         println!("Sent RED to: {}", names.join(", "));
-        println!("Your approval as author is in the request; the provenance salt stays in your keystore.");
+        println!(
+            "Your approval as author is in the request; the provenance salt stays in your keystore."
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -398,8 +414,14 @@ fn status(
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
     } else {
-        println!("Declassification of {} (request {}, version {})", s.report, s.request, s.requested_version);
-        println!("Public slug: {}  content SHA-256: {}", s.slug, s.content_sha256);
+        println!(
+            "Declassification of {} (request {}, version {})",
+            s.report, s.request, s.requested_version
+        );
+        println!(
+            "Public slug: {}  content SHA-256: {}",
+            s.slug, s.content_sha256
+        );
         println!("Approvals:");
         for a in &s.approvals {
             println!(
@@ -466,6 +488,10 @@ fn prove(
         log.genesis_id(),
         out.display()
     );
-    println!("Check it with: debrief verify DIR --genesis {} --claim {}", log.genesis_id(), out.display());
+    println!(
+        "Check it with: debrief verify DIR --genesis {} --claim {}",
+        log.genesis_id(),
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -73,7 +73,11 @@ pub enum PublishCommand {
     Status,
 }
 
-pub fn run(home: Option<&Path>, selector: Option<&str>, args: PublishArgs) -> anyhow::Result<ExitCode> {
+pub fn run(
+    home: Option<&Path>,
+    selector: Option<&str>,
+    args: PublishArgs,
+) -> anyhow::Result<ExitCode> {
     let node = Node::open(Home::resolve(home)?)?;
     let t = now();
     let circle = node.circle(selector, t)?;
@@ -84,11 +88,15 @@ pub fn run(home: Option<&Path>, selector: Option<&str>, args: PublishArgs) -> an
     };
     let outcome = match (args.command, args.id, args.cosign) {
         (Some(PublishCommand::Status), _, _) => return status(&circle, args.json),
-        (Some(PublishCommand::Init {
-            keys,
-            threshold,
-            name,
-        }), _, _) => {
+        (
+            Some(PublishCommand::Init {
+                keys,
+                threshold,
+                name,
+            }),
+            _,
+            _,
+        ) => {
             let members = keys
                 .iter()
                 .map(|k| member(&circle, k))
@@ -118,7 +126,9 @@ pub fn run(home: Option<&Path>, selector: Option<&str>, args: PublishArgs) -> an
             },
             t,
         )?,
-        (Some(PublishCommand::Checkpoint), _, _) => publish::propose_checkpoint(&circle, &holder, t)?,
+        (Some(PublishCommand::Checkpoint), _, _) => {
+            publish::propose_checkpoint(&circle, &holder, t)?
+        }
         (None, Some(id), None) => {
             let b = publish::report_lineage(&circle, &id)?;
             publish::propose_entry(&circle, &holder, Proposed::Publish { report_bundle: &b }, t)?
@@ -133,7 +143,9 @@ pub fn run(home: Option<&Path>, selector: Option<&str>, args: PublishArgs) -> an
             };
             publish::cosign(&circle, &holder, proposal, t)?
         }
-        _ => bail!("give a report ID to publish, --cosign FILE_OR_ID, or a subcommand (`debrief publish --help`)"),
+        _ => bail!(
+            "give a report ID to publish, --cosign FILE_OR_ID, or a subcommand (`debrief publish --help`)"
+        ),
     };
     if let Some(out) = &args.out {
         publish::write_atomically(out, &outcome.file.to_json())?;
