@@ -1126,6 +1126,14 @@ pub fn cosign(
             };
             // protocol.md §7.6: it extends this node's head.
             log.cosign_progress(e)?;
+            // A publication-key holder re-checks the thread, the scan, the approvals and the
+            // embargo before signing (§7.11); a node without a key only keeps a copy of what
+            // t key holders signed, and the log rules (§7.6, §7.7) are checked at append.
+            let signs = log
+                .key_set_for(log.head_seq() + 1)
+                .keys
+                .iter()
+                .any(|k| k.key.key_id() == me);
             let entry: LogEntry = e
                 .unverified_payload()
                 .map_err(|e| PublishError::Refused(format!("the proposed entry: {e}")))?;
@@ -1135,30 +1143,34 @@ pub fn cosign(
                         return refused("a publication proposal names its request");
                     };
                     slug_free(log, &p.content)?;
-                    check_publication(
-                        circle,
-                        holder.config,
-                        request,
-                        &p.content,
-                        &p.provenance,
-                        &proposal.approvals,
-                        now,
-                    )?;
+                    if signs {
+                        check_publication(
+                            circle,
+                            holder.config,
+                            request,
+                            &p.content,
+                            &p.provenance,
+                            &proposal.approvals,
+                            now,
+                        )?;
+                    }
                 }
                 EntryBody::Erratum(er) => {
                     let Some(request) = &proposal.request else {
                         return refused("an erratum proposal names its request");
                     };
                     erratum_fits(log, er)?;
-                    check_publication(
-                        circle,
-                        holder.config,
-                        request,
-                        &er.content,
-                        &er.provenance,
-                        &proposal.approvals,
-                        now,
-                    )?;
+                    if signs {
+                        check_publication(
+                            circle,
+                            holder.config,
+                            request,
+                            &er.content,
+                            &er.provenance,
+                            &proposal.approvals,
+                            now,
+                        )?;
+                    }
                 }
                 EntryBody::Retraction(r) => retraction_fits(log, r)?,
                 EntryBody::KeySet(_) => {

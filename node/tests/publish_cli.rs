@@ -173,6 +173,18 @@ fn preview_request_review_publish_cosign_verify_erratum_retract_and_prove() {
     // The same proposal "cosigned" again by its proposer stays at one company.
     let out = a.ok(&["publish", "--cosign", &p1]);
     assert!(out.contains("signed by 1 of 2"), "{out}");
+    // A cosigner re-runs the scan with its own lists: a private term of Charlie's blocks.
+    let config = c.home.join("config.toml");
+    let before = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        format!("{before}\n[declassify]\nprivate_terms = [\"kill switch\"]\n"),
+    )
+    .unwrap();
+    let e = refused(c, &["publish", "--cosign", &p1]);
+    assert!(e.contains("the scan finds"), "{e}");
+    assert!(e.contains("kill switch"), "{e}");
+    fs::write(&config, before).unwrap();
     // Charlie re-checks and cosigns: appended there; Acme and Bravo take the complete copy.
     let p2 = c.path("entry-1-done.json");
     let out = c.ok(&["publish", "--cosign", &p1, "--out", &p2]);
@@ -397,6 +409,17 @@ fn refusals_two_approvals_of_one_company_a_finding_and_the_embargo() {
     let r2 = share(b, &db);
     b.ok(&["declassify", "request", &r2, "--reviewer", "Acme"]);
     carry(b, a);
+    carry(b, c);
+    // protocol.md §3.17: the thread reaches the people involved and the maintainers only;
+    // Charlie holds the report but only the chain link of this request.
+    assert_eq!(
+        c.count("SELECT COUNT(*) FROM bundles WHERE kind = 'declass-request'"),
+        0
+    );
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM bundles WHERE kind = 'declass-request' AND readable = 1"),
+        1
+    );
     let out = a.ok(&["declassify", "review", &r2, "--approve"]);
     assert!(out.contains("as reviewer"), "{out}");
     let e = refused(a, &["publish", &r2]);
