@@ -1094,6 +1094,39 @@ pub fn cosign(
     if cp_claim.circle != circle.roster.circle_id() {
         return refused("the proposal's checkpoint names another circle");
     }
+    // Running a proposal this node already appended again is not an error: say so.
+    if let (Some((log, _)), Some(obj)) = (&existing, &proposal.object) {
+        let at = match proposal.kind {
+            ProposalKind::Genesis => Some(0),
+            _ => obj
+                .unverified_payload::<LogEntry>()
+                .ok()
+                .map(|e| e.seq)
+                .filter(|s| *s <= log.head_seq()),
+        };
+        if let Some(seq) = at
+            && log.id_at(seq) == Some(obj.id())
+        {
+            let pending = pending_dir(circle).join(format!("{}.json", obj.id().to_hex()));
+            if pending.exists() {
+                fs::remove_file(&pending).map_err(io_err(&pending))?;
+            }
+            let set = log.key_set_for(seq.max(1));
+            return Ok(Cosigned {
+                proposal: obj.id().to_hex(),
+                kind: proposal.kind,
+                seq,
+                companies: companies_signed(obj, set, PayloadType::PublicLogEntry)?
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                threshold: set.threshold,
+                appended: true,
+                log: Some(log.genesis_id().to_hex()),
+                file: proposal,
+            });
+        }
+    }
     let (set, seq, log_id) = match proposal.kind {
         ProposalKind::Genesis => {
             if existing.is_some() {

@@ -216,7 +216,33 @@ fn preview_request_review_publish_cosign_verify_erratum_retract_and_prove() {
         stdout(&out)
     );
     let text = fs::read_to_string(copy.join(layout::entry_path(1))).unwrap();
-    assert!(!text.contains("Bravo"));
+    let entry: serde_json::Value = serde_json::from_slice(
+        &Envelope::from_json(text.as_bytes())
+            .unwrap()
+            .payload()
+            .to_vec(),
+    )
+    .unwrap();
+    let content = &entry["entry"]["body"]["content"];
+    assert_eq!(content["slug"], "waf-regex-outage");
+    assert_eq!(content["facts"]["timeline.started"], "2019-Q3");
+    assert_eq!(content["facts"]["timeline.detected"], "T+3 min");
+    // F5 is confidential in the report: not published.
+    let factors: Vec<&str> = content["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(factors, ["F1", "F2", "F3", "F4"]);
+    let payload = entry.to_string();
+    assert!(
+        !payload.contains("Bravo") && !payload.contains(&r),
+        "{payload}"
+    );
+    // Running a proposal again after it was appended says so.
+    let out = c.ok(&["publish", "--cosign", &p2]);
+    assert!(out.contains("Appended"), "{out}");
 
     // Provenance: the author's claim convinces `verify --claim`; a wrong salt does not.
     let claim = b.path("claim.json");
