@@ -433,3 +433,19 @@ pub fn rescan(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::slug_of;
+
+    #[test]
+    fn slugs_from_public_titles() {
+        assert_eq!(
+            slug_of("Global edge outage after a [host] rule exhausted CPU"),
+            "global-edge-outage-after-a-host-rule-exhausted"
+        );
+        assert_eq!(slug_of("DNS: 503s!"), "dns-503s");
+        assert_eq!(slug_of("?!"), "report-x");
+        assert!(slug_of(&"a".repeat(80)).len() <= 48);
+    }
+}

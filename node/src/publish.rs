@@ -1681,3 +1681,37 @@ pub fn prove(
         log.head_seq()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_files_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir
+            .path()
+            .join("public")
+            .join("entries")
+            .join("000001.json");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second, longer").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second, longer");
+        let names: Vec<String> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["000001.json"]);
+    }
+
+    #[test]
+    fn a_missing_log_is_none_and_a_proposal_of_another_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load_log(dir.path()).unwrap().is_none());
+        let err = Proposal::from_json(br#"{"format":"x"}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("not a publication proposal"),
+            "{err}"
+        );
+    }
+}
