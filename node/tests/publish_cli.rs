@@ -216,13 +216,8 @@ fn preview_request_review_publish_cosign_verify_erratum_retract_and_prove() {
         stdout(&out)
     );
     let text = fs::read_to_string(copy.join(layout::entry_path(1))).unwrap();
-    let entry: serde_json::Value = serde_json::from_slice(
-        &Envelope::from_json(text.as_bytes())
-            .unwrap()
-            .payload()
-            .to_vec(),
-    )
-    .unwrap();
+    let envelope = Envelope::from_json(text.as_bytes()).unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(envelope.payload()).unwrap();
     let content = &entry["entry"]["body"]["content"];
     assert_eq!(content["slug"], "waf-regex-outage");
     assert_eq!(content["facts"]["timeline.started"], "2019-Q3");
