@@ -382,7 +382,9 @@ fn preview_request_review_publish_cosign_verify_erratum_retract_and_prove() {
         "--out",
         &t1,
     ]);
-    c.ok(&["publish", "--cosign", &t1]);
+    let t2 = c.path("retract-done.json");
+    c.ok(&["publish", "--cosign", &t1, "--out", &t2]);
+    a.ok(&["publish", "--cosign", &t2]);
     let out = c.run(&[
         "verify",
         &public_dir(c).to_string_lossy(),
@@ -397,6 +399,23 @@ fn preview_request_review_publish_cosign_verify_erratum_retract_and_prove() {
         "{}",
         stdout(&out)
     );
+
+    // A fresh checkpoint for the head, re-issued t-of-n like everything else.
+    let before = fs::read(public_dir(c).join("checkpoint.json")).unwrap();
+    let k1 = a.path("checkpoint.json");
+    let out = a.ok(&["publish", "checkpoint", "--out", &k1]);
+    assert!(out.contains("checkpoint at seq 3"), "{out}");
+    let out = c.ok(&["publish", "--cosign", &k1]);
+    assert!(out.contains("Appended"), "{out}");
+    // (Within the same second it is byte for byte the one signed with the retraction.)
+    let cp =
+        Envelope::from_json(&fs::read(public_dir(c).join("checkpoint.json")).unwrap()).unwrap();
+    let cp: serde_json::Value = serde_json::from_slice(cp.payload()).unwrap();
+    assert_eq!(cp["seq"], 3);
+    assert!(before.len() > 10);
+    let out = c.ok(&["publish", "status"]);
+    assert!(out.contains("3 entries"), "{out}");
+    assert!(!out.contains("Pending"), "{out}");
 }
 
 #[test]
