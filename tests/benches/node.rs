@@ -108,6 +108,16 @@ fn load() -> String {
     format!("load average {}", parts.join(" "))
 }
 
+/// Where the share and ingest sections put their SQLite files: `DEBRIEF_BENCH_DIR`, else the
+/// system temp dir (a real disk, so commits pay a real fsync). Pointing it at /dev/shm shows
+/// what the figures would be without the fsync (a diagnostic, not the figure).
+fn bench_dir() -> tempfile::TempDir {
+    match std::env::var_os("DEBRIEF_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    }
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -320,7 +330,7 @@ fn verify_rate(len: usize) -> f64 {
 
 fn share() {
     let now = debrief_node::node::now();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = bench_dir();
     let others = members(49, 1000, now);
     let (node, mut circle) = node_with_circle(&dir.path().join("home"), &others, now);
     let me = node.identity().member_id();
@@ -439,7 +449,7 @@ fn stored_object(circle: &Circle, object: &str, me: &MemberId) -> BundleObject {
 
 fn ingest() {
     let now = debrief_node::node::now();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = bench_dir();
     let authors = members(4, 2000, now);
     let (node, mut circle) = node_with_circle(&dir.path().join("home"), &authors, now);
     let me = node.identity().member_id();
@@ -538,7 +548,14 @@ fn memory() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(MEMORY_N);
     let now = debrief_node::node::now();
-    let dir = tempfile::tempdir().unwrap();
+    // RSS does not depend on the disk, and the export plus two stores of 100k bundles need
+    // about 1 GB: by default they go to memory-backed /dev/shm (not counted in the child's RSS;
+    // SQLite does not mmap the file), which also keeps fsync off the figure's time column.
+    let base = std::env::var_os("DEBRIEF_BENCH_MEMORY_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::tempdir_in(&base).unwrap();
     let authors = members(2, 3000, now);
     let template = dir.path().join("template");
     let file = dir.path().join("export.jsonl");
@@ -565,8 +582,9 @@ fn memory() {
          import, the floor is its VmHWM after opening the node, before the import. \
          `buffered` is the import path before issue 19 (`std::fs::read` of the whole file, then \
          one `ImportLine` kept per line, as `debrief import` did); `streaming` is \
-         `sharing::import_stream` over a `BufReader`, as `debrief import` does now.\n",
-        authors.len()
+         `sharing::import_stream` over a `BufReader`, as `debrief import` does now. Files in {}.\n",
+        authors.len(),
+        base.display()
     );
     println!(
         "| path | peak RSS MiB | floor (node open) MiB | goal MiB | ratio to goal | bundles/s | load |"
