@@ -532,9 +532,7 @@ fn ingest() {
         "| ingest | {rate:.0} | {ceiling:.0} ({limit}) | {:.0}% |",
         100.0 * rate / ceiling
     );
-    println!(
-        "| – verify_strict / 3 | | {verify_ceiling:.0} ({verify:.0} verifications/s) | |"
-    );
+    println!("| – verify_strict / 3 | | {verify_ceiling:.0} ({verify:.0} verifications/s) | |");
     println!("| – committed insert | | {insert_ceiling:.0} | |");
     println!();
 }

@@ -7,7 +7,7 @@ use debrief_keys::{Identity, Passphrase};
 use debrief_node::home::Home;
 use debrief_node::node::Node;
 use debrief_node::sharing::{self, Accepted, ImportLine, MAX_IMPORT_LINE_BYTES};
-use debrief_protocol::bundle::{BundleBody, BundleId, BundleKind, SealRequest, Tlp, seal};
+use debrief_protocol::bundle::{BundleId, BundleKind, SealRequest, Tlp, seal};
 use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
 use debrief_protocol::roster::Policy;
 use debrief_protocol::{EnvelopeId, Sha256Digest};
@@ -30,8 +30,16 @@ fn an_export_streams_line_by_line_and_an_overlong_line_is_quarantined_by_its_pre
     let author =
         Identity::generate(&mut StdRng::seed_from_u64(9), "Bravo Ltd", profile(), now).unwrap();
     let pass = Passphrase::new(Zeroizing::new("correct horse".to_owned())).unwrap();
-    let node = Node::init(Home::at(dir.path()), "Acme", profile(), None, pass, Some(10), now)
-        .unwrap();
+    let node = Node::init(
+        Home::at(dir.path()),
+        "Acme",
+        profile(),
+        None,
+        pass,
+        Some(10),
+        now,
+    )
+    .unwrap();
     let card = author.signed_card(None, now).unwrap();
     let mut circle = node
         .create_circle("ops", "Be kind.", Policy::default(), vec![card], now)
