@@ -816,7 +816,7 @@ pub fn share(
         .collect();
     let last: Option<String> = circle.store.meta("last_share_roster_seq")?;
     let mut newly_admitted = Vec::new();
-    if let Some(last) = last.as_deref().and_then(|s| s.parse::<u64>().ok()) {
+    if let Some(last) = last.and_then(|s| s.parse::<u64>().ok()) {
         let before: BTreeSet<MemberId> = circle
             .roster
             .members_at(last)
@@ -829,14 +829,9 @@ pub fn share(
             }
         }
     }
-    // Only when it changed: a second durable commit per share would cost as much as the
-    // bundle's own (docs/benchmarks.md, "share").
-    let seq_text = header.roster.seq.to_string();
-    if last.as_deref() != Some(seq_text.as_str()) {
-        let tx = circle.store.transaction()?;
-        crate::store::circle::set_meta(&tx, "last_share_roster_seq", &seq_text)?;
-        tx.commit()?;
-    }
+    let tx = circle.store.transaction()?;
+    crate::store::circle::set_meta(&tx, "last_share_roster_seq", &header.roster.seq.to_string())?;
+    tx.commit()?;
     Ok(Shared {
         bundle: header.bundle.to_hex(),
         object: object.id().to_hex(),
