@@ -123,20 +123,6 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// The median of `runs` timed calls of `f`, after one warm-up call.
-fn time_it(runs: usize, mut f: impl FnMut()) -> Duration {
-    f();
-    median(
-        (0..runs)
-            .map(|_| {
-                let start = Instant::now();
-                f();
-                start.elapsed()
-            })
-            .collect(),
-    )
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -339,7 +325,7 @@ fn share() {
     let runs = 21;
     let load_before = load();
 
-    let mut share_once = |circle: &mut Circle| {
+    let share_once = |circle: &mut Circle| {
         sharing::share(
             circle,
             &me,
