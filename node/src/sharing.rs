@@ -1531,8 +1531,8 @@ pub enum ImportLine {
     },
 }
 
-/// Imports a JSON Lines file of bundle objects: each line is accepted, recognised as held, or
-/// quarantined with its reason; one bad line never stops the others.
+/// Imports a JSON Lines file of bundle objects held in memory; see [`import_stream`], which
+/// callers reading a file should use instead (it never holds more than one line).
 pub fn import_objects(
     circle: &mut Circle,
     me: &MemberId,
@@ -1542,14 +1542,81 @@ pub fn import_objects(
     now: Timestamp,
 ) -> Result<Vec<ImportLine>, SharingError> {
     let mut out = Vec::new();
-    for (i, line) in data.split(|b| *b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+    import_stream(circle, me, identities, data, source, now, |l| out.push(l))?;
+    Ok(out)
+}
+
+/// The longest line [`import_stream`] reads whole: no valid bundle object is longer.
+pub const MAX_IMPORT_LINE_BYTES: usize = bundle::MAX_BUNDLE_OBJECT_BYTES;
+
+/// Imports JSON Lines of bundle objects from `reader`, one line at a time: each line is accepted,
+/// recognised as held, deferred or quarantined, and its outcome handed to `on_line`; one bad line
+/// never stops the others. Memory stays bounded by one line (at most [`MAX_IMPORT_LINE_BYTES`];
+/// a longer line is quarantined by its first bytes and skipped), so an export of any length
+/// imports in constant memory (docs/benchmarks.md, "memory"). Returns how many lines were read.
+pub fn import_stream<R: std::io::BufRead>(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    mut reader: R,
+    source: &str,
+    now: Timestamp,
+    mut on_line: impl FnMut(ImportLine),
+) -> Result<usize, SharingError> {
+    use std::io::{BufRead as _, Read as _};
+    let read_err = |e: std::io::Error| SharingError::Refused(format!("cannot read {source}: {e}"));
+    let mut line = Vec::new();
+    let mut line_no = 0;
+    loop {
+        line.clear();
+        let limit = MAX_IMPORT_LINE_BYTES as u64 + 1;
+        let n = reader
+            .by_ref()
+            .take(limit)
+            .read_until(b'\n', &mut line)
+            .map_err(read_err)?;
+        if n == 0 {
+            return Ok(line_no);
+        }
+        line_no += 1;
+        let overlong = line.last() != Some(&b'\n') && line.len() > MAX_IMPORT_LINE_BYTES;
+        if overlong {
+            // Skip the rest of the line without holding it.
+            loop {
+                let buf = reader.fill_buf().map_err(read_err)?;
+                if buf.is_empty() {
+                    break;
+                }
+                match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        reader.consume(i + 1);
+                        break;
+                    }
+                    None => {
+                        let len = buf.len();
+                        reader.consume(len);
+                    }
+                }
+            }
+            let reason = format!(
+                "line longer than {MAX_IMPORT_LINE_BYTES} bytes, more than any bundle object; \
+                 its first bytes are kept"
+            );
+            let key = quarantine(circle, &line, &reason, &format!("{source}:{line_no}"), now)?;
+            on_line(ImportLine::Quarantined {
+                line: line_no,
+                key,
+                reason,
+            });
+            continue;
+        }
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        let trimmed = body.strip_suffix(b"\r").unwrap_or(body);
         if trimmed.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match accept_bundle(circle, me, identities, trimmed, now) {
-            Ok(a) => out.push(ImportLine::Accepted {
+            Ok(a) => on_line(ImportLine::Accepted {
                 line: line_no,
                 accepted: a,
             }),
@@ -1557,7 +1624,7 @@ pub fn import_objects(
             // protocol.md §3.4: not a bad bundle, only one from a roster we have not reached
             // yet; it is not quarantined and is accepted once the roster is synced.
             Err(SharingError::Rejected(e @ BundleError::RosterBehind { .. })) => {
-                out.push(ImportLine::Deferred {
+                on_line(ImportLine::Deferred {
                     line: line_no,
                     reason: e.to_string(),
                 });
@@ -1571,7 +1638,7 @@ pub fn import_objects(
                     &format!("{source}:{line_no}"),
                     now,
                 )?;
-                out.push(ImportLine::Quarantined {
+                on_line(ImportLine::Quarantined {
                     line: line_no,
                     key,
                     reason,
@@ -1579,7 +1646,6 @@ pub fn import_objects(
             }
         }
     }
-    Ok(out)
 }
 
 /// One feed entry for a peer: a bundle header it may see, with its ingest cursor.

@@ -807,46 +807,49 @@ fn import(
     file: &Path,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let lines =
-        sharing::import_objects(circle, me, ids, &data, &file.display().to_string(), now())?;
+    // Streamed line by line: an export of any size imports in bounded memory
+    // (docs/benchmarks.md, "memory").
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
+    );
+    let source = file.display().to_string();
     if json {
+        let mut lines = Vec::new();
+        sharing::import_stream(circle, me, ids, reader, &source, now(), |l| lines.push(l))?;
         println!("{}", serde_json::to_string_pretty(&lines)?);
         return Ok(ExitCode::SUCCESS);
     }
     let (mut new, mut held, mut bad, mut deferred) = (0, 0, 0, 0);
-    for l in &lines {
-        match l {
-            sharing::ImportLine::Accepted { line, accepted } => match accepted {
-                sharing::Accepted::New {
-                    bundle,
-                    kind,
-                    readability,
-                    ..
-                } => {
-                    new += 1;
-                    let how = match readability {
-                        sharing::Readability::Opened => "readable",
-                        sharing::Readability::NotRecipient => "held, not encrypted to you",
-                        sharing::Readability::LinkOnly => "chain link only (TLP RED, not to you)",
-                    };
-                    println!("line {line}: accepted {kind} {bundle} ({how})");
-                }
-                sharing::Accepted::AlreadyHeld { object } => {
-                    held += 1;
-                    println!("line {line}: already held {object}");
-                }
-            },
-            sharing::ImportLine::Deferred { line, reason } => {
-                deferred += 1;
-                println!("line {line}: not stored yet: {reason}");
+    sharing::import_stream(circle, me, ids, reader, &source, now(), |l| match &l {
+        sharing::ImportLine::Accepted { line, accepted } => match accepted {
+            sharing::Accepted::New {
+                bundle,
+                kind,
+                readability,
+                ..
+            } => {
+                new += 1;
+                let how = match readability {
+                    sharing::Readability::Opened => "readable",
+                    sharing::Readability::NotRecipient => "held, not encrypted to you",
+                    sharing::Readability::LinkOnly => "chain link only (TLP RED, not to you)",
+                };
+                println!("line {line}: accepted {kind} {bundle} ({how})");
             }
-            sharing::ImportLine::Quarantined { line, key, reason } => {
-                bad += 1;
-                println!("line {line}: quarantined {}: {reason}", &key[..16]);
+            sharing::Accepted::AlreadyHeld { object } => {
+                held += 1;
+                println!("line {line}: already held {object}");
             }
+        },
+        sharing::ImportLine::Deferred { line, reason } => {
+            deferred += 1;
+            println!("line {line}: not stored yet: {reason}");
         }
-    }
+        sharing::ImportLine::Quarantined { line, key, reason } => {
+            bad += 1;
+            println!("line {line}: quarantined {}: {reason}", &key[..16]);
+        }
+    })?;
     println!("{new} accepted, {held} already held, {bad} quarantined");
     if deferred > 0 {
         println!("{deferred} not stored until the roster is synced (`debrief circle import`)");
