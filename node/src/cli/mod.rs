@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod archive;
 mod circle;
 mod config;
 mod declassify;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Preview what a report would publish: diff, findings, generalisations, verdict.
     #[command(subcommand)]
     Declassify(declassify::DeclassifyCommand),
+    /// Build, serve or demo the public archive site.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -84,5 +88,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Declassify(cmd) => {
             declassify::run(cli.home.as_deref(), cli.circle.as_deref(), cmd)
         }
+        Command::Archive(cmd) => archive::run(cmd),
     }
 }
