@@ -46,7 +46,7 @@ pub struct DemoOptions {
     /// How many synthetic reports to add (derived from the fixtures, seeded).
     pub synthetic: usize,
     pub seed: u64,
-    /// The checkpoint's issue time; entries are dated in the hours before it.
+    /// The checkpoint's issue time; entries are dated in the 30 days before its day.
     pub now: Timestamp,
 }
 
@@ -205,12 +205,16 @@ pub fn demo_log(opts: &DemoOptions) -> Result<DemoLog, ArchiveError> {
         }
     }
 
+    // Entries are dated from midnight UTC 30 days before `now`'s day, so demo logs made on one
+    // day differ only in their checkpoint (what an incremental build should notice).
     let total = reports.len() as i64 + 3;
-    let start = opts.now.plus_seconds(-(total + 1) * 3600);
+    let day = opts.now.unix() - opts.now.unix().rem_euclid(86_400);
+    let start = Timestamp::from_unix(day - 30 * 86_400);
+    let step = (30 * 86_400 / (total + 1)).min(3600);
     let mut clock = 0i64;
     let mut next_at = || {
         clock += 1;
-        start.plus_seconds(clock * 3600)
+        start.plus_seconds(clock * step)
     };
     let genesis = LogGenesis {
         circle,

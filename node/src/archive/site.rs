@@ -721,7 +721,7 @@ Each category lists the reports with a factor of that kind, by the role the fact
         b.push_str("</section>\n");
 
         // Factors.
-        b.push_str("<section aria-labelledby=\"factors-h\">\n<h2 id=\"factors-h\">Contributing factors</h2>\n");
+        b.push_str("<section aria-labelledby=\"factors-h\">\n<h2 id=\"factors-h\">Factors by category and role</h2>\n");
         if c.factors.is_empty() {
             b.push_str("<p>None published.</p>\n");
         } else {
@@ -743,7 +743,7 @@ Each category lists the reports with a factor of that kind, by the role the fact
         b.push_str("</section>\n");
 
         // Actions.
-        b.push_str("<section aria-labelledby=\"actions-h\">\n<h2 id=\"actions-h\">Actions</h2>\n");
+        b.push_str("<section aria-labelledby=\"actions-h\">\n<h2 id=\"actions-h\">Actions and remediation patterns</h2>\n");
         if c.actions.is_empty() {
             b.push_str("<p>None published.</p>\n");
         } else {
@@ -804,7 +804,9 @@ Each category lists the reports with a factor of that kind, by the role the fact
     fn verify_section(&self, r: &Record) -> String {
         let root = "../../";
         let genesis = self.log.genesis_id();
-        let shown = r.retraction.as_ref().map_or(r.latest, |x| x.0);
+        // A retracted report is checked at its original entry: verify then reports the
+        // retraction with its reason (and exits 1).
+        let shown = if r.live() { r.latest } else { r.original };
         let mut b = String::from(
             "<section class=\"verify\" id=\"verify\" aria-labelledby=\"verify-h\">\n<h2 id=\"verify-h\">Verify this report</h2>\n",
         );
