@@ -317,7 +317,12 @@ fn archive_works_in_headless_chromium() {
     );
     assert_eq!(
         roles,
-        json!(["trigger", "latent-condition", "latent-condition", "amplifier"])
+        json!([
+            "trigger",
+            "latent-condition",
+            "latent-condition",
+            "amplifier"
+        ])
     );
     let verify = cdp.eval("document.getElementById('verify').textContent");
     assert!(

@@ -112,7 +112,10 @@ fn slugs_on(page: &Path) -> BTreeSet<String> {
 fn export(site: &Path) -> (BTreeMap<String, Value>, BTreeSet<String>) {
     let mut live = BTreeMap::new();
     let mut retracted = BTreeSet::new();
-    for line in fs::read_to_string(site.join("export.jsonl")).unwrap().lines() {
+    for line in fs::read_to_string(site.join("export.jsonl"))
+        .unwrap()
+        .lines()
+    {
         let v: Value = serde_json::from_str(line).unwrap();
         let slug = v["slug"].as_str().unwrap().to_owned();
         if v["status"] == "retracted" {
@@ -236,7 +239,10 @@ fn site_has_a_page_per_report_and_facets_patterns_search_and_feeds_agree() {
             .join("reports/global-edge-outage-after-a-firewall-rule-with-a-backtrac/index.html"),
     )
     .unwrap();
-    assert!(page.contains("<code>change.config</code>"), "factor category");
+    assert!(
+        page.contains("<code>change.config</code>"),
+        "factor category"
+    );
     assert!(page.contains("facets/role/trigger/"), "factor role");
     assert!(page.contains("href=\"../../patterns/staged-rollout/\""));
     assert!(page.contains("Verify this report"));
@@ -248,7 +254,10 @@ fn site_has_a_page_per_report_and_facets_patterns_search_and_feeds_agree() {
     let tomb = fs::read_to_string(b.site.join(format!("reports/{gone}/index.html"))).unwrap();
     assert!(tomb.contains("This report was retracted"));
     assert!(tomb.contains("The author found the timeline mixed up two separate incidents."));
-    assert!(!tomb.contains("Customer impact"), "a tombstone shows no content");
+    assert!(
+        !tomb.contains("Customer impact"),
+        "a tombstone shows no content"
+    );
     let corrected: Vec<&Value> = live
         .values()
         .filter(|v| !v["errata"].as_array().unwrap().is_empty())
@@ -257,7 +266,10 @@ fn site_has_a_page_per_report_and_facets_patterns_search_and_feeds_agree() {
     let slug = corrected[0]["slug"].as_str().unwrap();
     let fixed = fs::read_to_string(b.site.join(format!("reports/{slug}/index.html"))).unwrap();
     assert!(fixed.contains("<strong>Corrected</strong>"));
-    assert!(fixed.contains("(corrected)</h1>"), "shows the latest version");
+    assert!(
+        fixed.contains("(corrected)</h1>"),
+        "shows the latest version"
+    );
 
     // Atom parses as XML and has one entry per publication, erratum and retraction.
     let atom = fs::read_to_string(b.site.join("feed.atom")).unwrap();
@@ -271,8 +283,7 @@ fn site_has_a_page_per_report_and_facets_patterns_search_and_feeds_agree() {
         }
     }
     assert_eq!(entries, 19 + 1 + 1);
-    let feed: Value =
-        serde_json::from_slice(&fs::read(b.site.join("feed.json")).unwrap()).unwrap();
+    let feed: Value = serde_json::from_slice(&fs::read(b.site.join("feed.json")).unwrap()).unwrap();
     assert_eq!(feed["version"], "https://jsonfeed.org/version/1.1");
     assert_eq!(feed["items"].as_array().unwrap().len(), 21);
 
@@ -288,7 +299,11 @@ fn site_has_a_page_per_report_and_facets_patterns_search_and_feeds_agree() {
     // ... and is byte-identical to the source.
     assert_eq!(tree(&b.site.join("log")).len(), tree(&b.log).len() + 1); // + index.html
     for (rel, bytes) in tree(&b.log) {
-        assert_eq!(fs::read(b.site.join("log").join(&rel)).unwrap(), bytes, "{rel}");
+        assert_eq!(
+            fs::read(b.site.join("log").join(&rel)).unwrap(),
+            bytes,
+            "{rel}"
+        );
     }
 }
 
@@ -332,7 +347,10 @@ fn same_log_same_bytes_and_rebuilds_write_only_what_changed() {
         .filter(|k| before.get(*k) != after.get(*k))
         .collect();
     // The manifest records the new checkpoint's hash.
-    assert_eq!(changed, vec![".archive-manifest.json", "log/checkpoint.json"]);
+    assert_eq!(
+        changed,
+        vec![".archive-manifest.json", "log/checkpoint.json"]
+    );
 }
 
 #[test]
@@ -350,7 +368,11 @@ fn a_tampered_or_unpinned_log_is_refused() {
     let out = tmp.path().join("site");
     let o = build(&log, &out, &genesis);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("REFUSED: the log does not verify"), "{}", text(&o));
+    assert!(
+        text(&o).contains("REFUSED: the log does not verify"),
+        "{}",
+        text(&o)
+    );
     assert!(!out.exists(), "nothing is written from a refused log");
 
     // A wrong pinned genesis is refused too.
@@ -385,7 +407,7 @@ impl Drop for Server {
 }
 
 /// Starts `archive serve` on 127.0.0.1 port 0 and returns it with its address.
-pub fn serve(site: &Path) -> (Server, String) {
+fn serve(site: &Path) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_debrief"))
         .args([
             "archive",

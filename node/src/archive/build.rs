@@ -94,9 +94,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary, ArchiveError> {
         )));
     }
     let old = read_manifest(out)?;
-    if old.is_none()
-        && out.exists()
-        && fs::read_dir(out).map_err(|e| io(out, e))?.next().is_some()
+    if old.is_none() && out.exists() && fs::read_dir(out).map_err(|e| io(out, e))?.next().is_some()
     {
         return Err(ArchiveError::Out(format!(
             "{}: is not empty and holds no {MANIFEST_FILE}; refusing to write a site over files it did not make (choose an empty or new directory)",

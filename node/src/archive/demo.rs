@@ -25,7 +25,7 @@ use debrief_protocol::membership::{AuthorKey, MemberAt, RosterHistory};
 use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
 use debrief_protocol::publog::{
     Approval, ApprovalRole, EntryBody, Erratum, KeySet, LogCheckpoint, LogGenesis,
-    MAX_LOG_CHECKPOINT_LIFETIME_SECS, Publication, PublicContent, Retraction, VerifiedLog,
+    MAX_LOG_CHECKPOINT_LIFETIME_SECS, PublicContent, Publication, Retraction, VerifiedLog,
     check_approvals, provenance_commitment,
 };
 use debrief_protocol::report::{
@@ -130,18 +130,22 @@ pub fn demo_log(opts: &DemoOptions) -> Result<DemoLog, ArchiveError> {
         size_band: SizeBand::M,
         region: Region::Europe,
     };
-    let companies: Vec<Company> = ["Demo Alpha Systems", "Demo Beta Networks", "Demo Gamma Labs"]
-        .iter()
-        .enumerate()
-        .map(|(i, org)| Company {
-            org: (*org).to_owned(),
-            member_key: key(&mut rng),
-            publication_key: key(&mut rng),
-            attribution_key: key(&mut rng),
-            profile: profile.clone(),
-            maintainer: i == 2,
-        })
-        .collect();
+    let companies: Vec<Company> = [
+        "Demo Alpha Systems",
+        "Demo Beta Networks",
+        "Demo Gamma Labs",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, org)| Company {
+        org: (*org).to_owned(),
+        member_key: key(&mut rng),
+        publication_key: key(&mut rng),
+        attribution_key: key(&mut rng),
+        profile: profile.clone(),
+        maintainer: i == 2,
+    })
+    .collect();
     let circle = EnvelopeId(Sha256Digest::of_parts(&[
         b"debrief demo circle",
         &opts.seed.to_be_bytes(),
@@ -175,12 +179,13 @@ pub fn demo_log(opts: &DemoOptions) -> Result<DemoLog, ArchiveError> {
     // Reports: fixtures first, then synthetic ones derived from them.
     let mut reports: Vec<Report> = Vec::new();
     for (name, text) in &opts.fixtures {
-        let r = debrief_protocol::report::parse(text)
-            .map_err(|e| fail(format!("{name}: {e}")))?;
+        let r = debrief_protocol::report::parse(text).map_err(|e| fail(format!("{name}: {e}")))?;
         reports.push(r);
     }
     if opts.synthetic > 0 && reports.is_empty() {
-        return Err(fail("synthetic reports are derived from fixtures; give at least one".into()));
+        return Err(fail(
+            "synthetic reports are derived from fixtures; give at least one".into(),
+        ));
     }
     let bases = reports.clone();
     let mut made = 0usize;
@@ -290,7 +295,10 @@ pub fn demo_log(opts: &DemoOptions) -> Result<DemoLog, ArchiveError> {
                 &roster,
                 [author, reviewer, &companies[2]],
                 &fixed,
-                Some((seq, "The title now says the report was corrected after review.")),
+                Some((
+                    seq,
+                    "The title now says the report was corrected after review.",
+                )),
                 at,
                 &mut rng,
             )
@@ -394,7 +402,11 @@ fn publish(
         .map_err(|e| e.to_string())?;
     env.add_signature(&reviewer.publication_key)
         .map_err(|e| e.to_string())?;
-    if !log.cosign_progress(&env).map_err(|e| e.to_string())?.complete() {
+    if !log
+        .cosign_progress(&env)
+        .map_err(|e| e.to_string())?
+        .complete()
+    {
         return Err("cosigning did not reach the threshold".into());
     }
     log.append(&env).map_err(|e| e.to_string())?;
@@ -409,9 +421,7 @@ fn book_allowances(r: &Report) -> Vec<Allowance> {
     [&r.source_url, &r.source_org]
         .into_iter()
         .flatten()
-        .filter_map(|t| {
-            Allowance::new(t, "the public postmortem this book report is about").ok()
-        })
+        .filter_map(|t| Allowance::new(t, "the public postmortem this book report is about").ok())
         .collect()
 }
 
@@ -530,12 +540,10 @@ pub fn public_content(
     fact(
         "customer_impact.duration_minutes",
         match &c.duration_minutes {
-            Field::Known(m) if generalise("customer_impact.duration_minutes") => {
-                i64::try_from(*m)
-                    .ok()
-                    .and_then(|m| DurationBucket::of_seconds(m.saturating_mul(60)))
-                    .map(|b| b.label().to_owned())
-            }
+            Field::Known(m) if generalise("customer_impact.duration_minutes") => i64::try_from(*m)
+                .ok()
+                .and_then(|m| DurationBucket::of_seconds(m.saturating_mul(60)))
+                .map(|b| b.label().to_owned()),
             Field::Known(m) => Some(format!("{m} min")),
             other => marker(&|| other.marker()),
         },
@@ -654,9 +662,26 @@ const ADJECTIVES: &[&str] = &[
     "kindled", "lunar", "mossy", "nimble", "opal", "pallid", "quiet", "russet", "silent", "tidal",
 ];
 const NOUNS: &[&str] = &[
-    "aqueduct", "beacon", "citadel", "delta", "estuary", "foundry", "glacier", "harbour",
-    "isthmus", "juniper", "kestrel", "lantern", "meadow", "nebula", "orchard", "pylon", "quarry",
-    "reservoir", "spindle", "turbine",
+    "aqueduct",
+    "beacon",
+    "citadel",
+    "delta",
+    "estuary",
+    "foundry",
+    "glacier",
+    "harbour",
+    "isthmus",
+    "juniper",
+    "kestrel",
+    "lantern",
+    "meadow",
+    "nebula",
+    "orchard",
+    "pylon",
+    "quarry",
+    "reservoir",
+    "spindle",
+    "turbine",
 ];
 const INDUSTRIES: &[Industry] = &[
     Industry::Saas,

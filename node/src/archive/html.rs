@@ -133,11 +133,8 @@ pub fn markdown(text: &str) -> String {
                 TagEnd::Emphasis => out.push_str("</em>"),
                 TagEnd::Strong => out.push_str("</strong>"),
                 TagEnd::Strikethrough => out.push_str("</del>"),
-                TagEnd::Link => {
-                    if link_stack.pop().unwrap_or(false) {
-                        out.push_str("</a>");
-                    }
-                }
+                // A refused link target emitted no `<a>`, so it gets no `</a>` either.
+                TagEnd::Link if link_stack.pop().unwrap_or(false) => out.push_str("</a>"),
                 TagEnd::Image => image_depth = image_depth.saturating_sub(1),
                 TagEnd::Table => out.push_str("</tbody></table>\n"),
                 TagEnd::TableHead => {
@@ -236,6 +233,9 @@ mod tests {
 
     #[test]
     fn plain_text_flattens() {
-        assert_eq!(plain_text("# T\n\nOne *two*\nthree `x`"), "T One two three x");
+        assert_eq!(
+            plain_text("# T\n\nOne *two*\nthree `x`"),
+            "T One two three x"
+        );
     }
 }

@@ -89,7 +89,9 @@ pub fn read_and_verify(
         if *seq != expected {
             return Err(ArchiveError::Log(format!(
                 "{}: entry {expected} is missing (entries run 1, 2, 3, ... without gaps)",
-                entries_dir.join(layout::entry_file_name(expected)).display()
+                entries_dir
+                    .join(layout::entry_file_name(expected))
+                    .display()
             )));
         }
         entries.push(read_envelope(&dir.join(layout::entry_path(*seq)))?);

@@ -11,7 +11,7 @@ use debrief_protocol::encoding::base64_encode;
 use debrief_protocol::ids::Sha256Digest;
 use debrief_protocol::publog::{EntryBody, PublicContent, VerifiedLog};
 use debrief_protocol::report::{
-    Field, FactorCategory, FactorRole, RemediationPattern, SectionName, Severity, Significance,
+    FactorCategory, FactorRole, Field, RemediationPattern, SectionName, Severity, Significance,
 };
 use serde_json::{Value, json};
 
@@ -212,7 +212,10 @@ pub fn facet_index(records: &[Record]) -> FacetIndex {
 /// Describes a facet value for people (the vocabulary's description where there is one).
 fn value_description(facet: &str, value: &str) -> Option<&'static str> {
     match facet {
-        "category" => value.parse::<FactorCategory>().ok().map(|v| v.description()),
+        "category" => value
+            .parse::<FactorCategory>()
+            .ok()
+            .map(|v| v.description()),
         "role" => value.parse::<FactorRole>().ok().map(|v| v.description()),
         "pattern" => value
             .parse::<RemediationPattern>()
@@ -360,7 +363,11 @@ impl<'a> Site<'a> {
             RENDER_VERSION.as_bytes().to_vec(),
             self.name.as_bytes().to_vec(),
             self.log.genesis_id().to_hex().into_bytes(),
-            self.options.base_url.clone().unwrap_or_default().into_bytes(),
+            self.options
+                .base_url
+                .clone()
+                .unwrap_or_default()
+                .into_bytes(),
         ];
         for seq in r.seqs() {
             if let Some(id) = self.log.id_at(seq) {
@@ -460,13 +467,7 @@ Browse by facet, read by pattern, or <a href=\"search/\">search the full text</a
                 b.push_str(&report_list(root, &self.records, idx));
                 out.push((
                     format!("facets/{facet}/{value}/index.html"),
-                    page(
-                        root,
-                        &self.name,
-                        &format!("{label}: {value}"),
-                        "none",
-                        &b,
-                    ),
+                    page(root, &self.name, &format!("{label}: {value}"), "none", &b),
                 ));
             }
         }
@@ -577,7 +578,11 @@ Each category lists the reports with a factor of that kind, by the role the fact
                 id = c.as_str(),
                 d = esc(c.description()),
             );
-            let _ = writeln!(b, "<p>{} report(s) have a factor in this category.</p>", idx.len());
+            let _ = writeln!(
+                b,
+                "<p>{} report(s) have a factor in this category.</p>",
+                idx.len()
+            );
             for role in FactorRole::ALL {
                 let with_role: Vec<usize> = idx
                     .iter()
@@ -626,7 +631,13 @@ Each category lists the reports with a factor of that kind, by the role the fact
             );
             b.push_str(&self.verify_section(r));
             b.push_str("</article>\n");
-            return page(root, &self.name, &format!("Retracted: {}", c.title), "none", &b);
+            return page(
+                root,
+                &self.name,
+                &format!("Retracted: {}", c.title),
+                "none",
+                &b,
+            );
         }
         let _ = writeln!(b, "<article class=\"report\">\n<h1>{}</h1>", esc(&c.title));
         if let Some((seq, note, at)) = r.errata.last() {
@@ -638,7 +649,11 @@ Each category lists the reports with a factor of that kind, by the role the fact
                 esc(note),
                 r.errata.len(),
                 if r.errata.len() == 1 { "" } else { "s" },
-                if r.errata.len() == 1 { "remains" } else { "remain" },
+                if r.errata.len() == 1 {
+                    "remains"
+                } else {
+                    "remain"
+                },
             );
         }
         b.push_str("<dl class=\"facts\">\n");
@@ -708,7 +723,9 @@ Each category lists the reports with a factor of that kind, by the role the fact
         .into_iter()
         .filter_map(|(k, l)| c.facts.get(k).map(|v| (l, v.as_str())))
         .collect();
-        b.push_str("<section aria-labelledby=\"impact-h\">\n<h2 id=\"impact-h\">Customer impact</h2>\n");
+        b.push_str(
+            "<section aria-labelledby=\"impact-h\">\n<h2 id=\"impact-h\">Customer impact</h2>\n",
+        );
         if impact.is_empty() {
             b.push_str("<p>Not published.</p>\n");
         } else {
@@ -944,7 +961,7 @@ Download these files into a directory named <code>log</code> (keeping <code>entr
                 items.push((*seq, *at, "retraction", i));
             }
         }
-        items.sort_by(|a, b| b.0.cmp(&a.0));
+        items.sort_by_key(|b| std::cmp::Reverse(b.0));
         items
     }
 
@@ -1029,10 +1046,7 @@ Download these files into a directory named <code>log</code> (keeping <code>entr
         });
         if let (Some(base), Value::Object(m)) = (&self.options.base_url, &mut feed) {
             m.insert("home_page_url".into(), Value::String(base.clone()));
-            m.insert(
-                "feed_url".into(),
-                Value::String(format!("{base}feed.json")),
-            );
+            m.insert("feed_url".into(), Value::String(format!("{base}feed.json")));
         }
         // serde_json's map is sorted (no preserve_order), so the bytes are deterministic.
         let mut out = serde_json::to_string_pretty(&feed).unwrap_or_default();

@@ -173,7 +173,10 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {}", a.addr))?;
         let addr = listener.local_addr().context("local address")?;
-        println!("serving {} at http://{addr}/ ({n} reports searchable)", a.dir.display());
+        println!(
+            "serving {} at http://{addr}/ ({n} reports searchable)",
+            a.dir.display()
+        );
         std::io::stdout().flush().ok();
         tokio::select! {
             r = archive::serve::run(Arc::new(server), listener) => r.map_err(anyhow::Error::from),
