@@ -754,3 +754,98 @@ fn synthetic(base: &Report, n: usize, rng: &mut StdRng) -> Report {
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use debrief_protocol::publog::EntryStatus;
+
+    use super::*;
+
+    const TRADING: &str =
+        include_str!("../../../tests/fixtures/valid/2012-08-trading-deploy-dead-code.md");
+    const WAF: &str =
+        include_str!("../../../tests/fixtures/valid/2019-07-waf-regex-cpu-exhaustion.md");
+
+    fn content_of(text: &str) -> PublicContent {
+        let report = debrief_protocol::report::parse(text).unwrap();
+        let scrubber = Scrubber::new(&ScrubConfig {
+            org_names: vec!["Demo Alpha Systems".into()],
+            ..ScrubConfig::default()
+        })
+        .unwrap();
+        let profile = OrgProfile {
+            industry: Industry::Finance,
+            size_band: SizeBand::L,
+            region: Region::Europe,
+        };
+        public_content(
+            &report,
+            &scrubber,
+            &[],
+            EnvelopeId(Sha256Digest::of(b"c")),
+            "a-slug".into(),
+            (&profile).into(),
+        )
+    }
+
+    #[test]
+    fn confidential_fields_are_dropped_and_generalise_fields_generalised() {
+        let c = content_of(TRADING);
+        assert!(!c.facts.contains_key("customer_impact.who"));
+        assert!(c.sections.iter().all(|s| s.name != SectionName::Timeline));
+        assert_eq!(c.facts["timeline.started"], "2012-Q3");
+        assert!(
+            c.facts["timeline.detected"].starts_with("T+"),
+            "{:?}",
+            c.facts
+        );
+        let waf = content_of(WAF);
+        assert!(waf.factors.iter().all(|f| f.id != "F5"));
+        assert_eq!(waf.factors.len(), 4);
+        assert!(waf.check().is_ok());
+    }
+
+    #[test]
+    fn published_text_is_scrubbed() {
+        let text = WAF.replacen(
+            "## Summary\n",
+            "## Summary\n\nDemo Alpha Systems saw it first on 10.1.2.3.\n",
+            1,
+        );
+        let c = content_of(&text);
+        let summary = &c.sections[0].text;
+        assert!(
+            summary.starts_with("[org] saw it first on [ip]."),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn demo_log_is_deterministic_and_has_an_erratum_and_a_retraction() {
+        let opts = DemoOptions {
+            fixtures: vec![("t.md".into(), TRADING.into()), ("w.md".into(), WAF.into())],
+            synthetic: 2,
+            seed: 5,
+            now: Timestamp::from_unix(1_795_564_800),
+        };
+        let a = demo_log(&opts).unwrap();
+        let b = demo_log(&opts).unwrap();
+        assert_eq!(a.log.head_id(), b.log.head_id());
+        assert_eq!(a.checkpoint, b.checkpoint);
+        assert_eq!(a.published.len(), 4);
+        let erratum = a.erratum.unwrap();
+        assert_eq!(
+            a.log.status(1).unwrap(),
+            EntryStatus::SupersededBy { erratum }
+        );
+        assert!(matches!(
+            a.log.status(a.published[1].0).unwrap(),
+            EntryStatus::Retracted { .. }
+        ));
+        a.log
+            .check_checkpoint(&a.checkpoint, opts.now, None)
+            .unwrap();
+        let other = demo_log(&DemoOptions { seed: 6, ..opts }).unwrap();
+        assert_ne!(other.log.genesis_id(), a.log.genesis_id());
+    }
+}
