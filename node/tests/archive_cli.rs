@@ -471,6 +471,14 @@ fn serve_answers_pages_and_search_api() {
         slugs.contains(&"global-edge-outage-after-a-firewall-rule-with-a-backtrac"),
         "{body}"
     );
+    // Search without JavaScript: the same results as an HTML page.
+    let (status, body) = get(&addr, "/search/server?q=backtracked");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("data-slug=\"global-edge-outage-after-a-firewall-rule-with-a-backtrac\""),
+        "{body}"
+    );
+    assert!(body.contains("<title>Search results — Debrief demo archive</title>"));
     let (status, _) = get(&addr, "/api/search?q=");
     assert_eq!(status, 400);
     let (status, _) = get(&addr, "/.archive-manifest.json");

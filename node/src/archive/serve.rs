@@ -28,6 +28,8 @@ pub const MAX_RESULTS: usize = 20;
 #[derive(Debug)]
 pub struct ArchiveServer {
     dir: PathBuf,
+    /// The archive's name (from `export.jsonl`'s site, read from the index page title).
+    name: String,
     db: Mutex<Connection>,
 }
 
@@ -89,9 +91,16 @@ impl ArchiveServer {
             )));
         }
         let (conn, n) = build_search_db(dir, db_path)?;
+        // The archive's name as the built index page states it ("<title>Reports — NAME</title>").
+        let index = std::fs::read_to_string(dir.join("index.html")).unwrap_or_default();
+        let name = index
+            .split_once("<title>Reports — ")
+            .and_then(|(_, rest)| rest.split_once("</title>"))
+            .map_or_else(|| "Archive".to_owned(), |(n, _)| html_unescape(n));
         Ok((
             ArchiveServer {
                 dir: dir.to_path_buf(),
+                name,
                 db: Mutex::new(conn),
             },
             n,
@@ -136,6 +145,7 @@ impl ArchiveServer {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/api/search", get(api_search))
+            .route("/search/server", get(html_search))
             .fallback(get(static_file))
             .with_state(self)
     }
@@ -195,6 +205,46 @@ async fn api_search(
             json!({"error": "search-failed", "message": "the search index could not answer"}),
         ),
     }
+}
+
+/// Reverses `html::esc` for the archive name read back from a page.
+fn html_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Search without JavaScript: the FTS5 results as an HTML page.
+async fn html_search(
+    State(app): State<Arc<ArchiveServer>>,
+    Query(p): Query<SearchParams>,
+) -> Response {
+    let q = p.q.unwrap_or_default();
+    let q: String = q.chars().take(MAX_QUERY_BYTES).collect();
+    let app2 = app.clone();
+    let q2 = q.clone();
+    let results = match tokio::task::spawn_blocking(move || app2.search(&q2)).await {
+        Ok(Ok(r)) => r,
+        _ => Vec::new(),
+    };
+    let rows: Vec<(String, String, String)> = results
+        .iter()
+        .map(|v| {
+            let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            (s("url"), s("title"), s("snippet"))
+        })
+        .collect();
+    let html = super::site::Site::server_results_page(&app.name, &q, &rows);
+    let mut r = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    security_headers(&mut r);
+    r
 }
 
 fn content_type(path: &Path) -> &'static str {

@@ -884,9 +884,42 @@ in a copy of this site:</p>\n<pre class=\"command\"><code>debrief verify log --g
 <p id=\"search-status\" role=\"status\" aria-live=\"polite\"></p>\n<ol id=\"results\" class=\"reports\"></ol>\n\
 <noscript><p>Search in the page needs JavaScript. Without it, browse by <a href=\"../\">facet</a>, \
 <a href=\"../patterns/\">pattern</a> or <a href=\"../categories/\">factor category</a>; a site served by \
-<code>debrief archive serve</code> also answers <code>/api/search?q=WORDS</code>.</p></noscript>\n\
+<code>debrief archive serve</code> also searches on the server:</p>\n\
+<form role=\"search\" action=\"server\" method=\"get\"><label for=\"q-server\">Words to find (server search)</label>\n\
+<input id=\"q-server\" name=\"q\" type=\"search\"> <button type=\"submit\">Search on the server</button></form></noscript>\n\
 <script src=\"../assets/search.js\" defer></script>\n";
         page("../", &self.name, "Search", "search/", b)
+    }
+
+    /// The server-side search results page (`archive serve`, `/search/server?q=`): `results`
+    /// are (url, title, snippet) from the FTS5 index.
+    pub fn server_results_page(
+        name: &str,
+        query: &str,
+        results: &[(String, String, String)],
+    ) -> String {
+        let mut b = format!(
+            "<h1>Search results</h1>\n<form role=\"search\" action=\"server\" method=\"get\">\
+<label for=\"q\">Words to find in reports</label>\n<input id=\"q\" name=\"q\" type=\"search\" value=\"{}\">\n\
+<button type=\"submit\">Search</button>\n</form>\n<p role=\"status\">{} report{} match \u{201c}{}\u{201d}.</p>\n<ol class=\"reports\">\n",
+            esc(query),
+            results.len(),
+            if results.len() == 1 { "" } else { "s" },
+            esc(query),
+        );
+        for (url, title, snippet) in results {
+            let slug = url.trim_start_matches("reports/").trim_end_matches('/');
+            let _ = writeln!(
+                b,
+                "<li class=\"report\" data-slug=\"{}\"><h3><a href=\"../{}\">{}</a></h3><p>{}</p></li>",
+                esc(slug),
+                esc(url),
+                esc(title),
+                esc(snippet)
+            );
+        }
+        b.push_str("</ol>\n");
+        page("../", name, "Search results", "search/", &b)
     }
 
     pub fn verify_page(&self, checkpoint_seq: u64) -> String {
