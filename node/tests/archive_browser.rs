@@ -198,6 +198,8 @@ fn archive_works_in_headless_chromium() {
             site.to_str().unwrap(),
             "--addr",
             "127.0.0.1:0",
+            "--index",
+            tmp.path().join("search.sqlite").to_str().unwrap(),
         ])
         .stdout(Stdio::piped())
         .spawn()

@@ -416,6 +416,8 @@ fn serve(site: &Path) -> (Server, String) {
             site.to_str().unwrap(),
             "--addr",
             "127.0.0.1:0",
+            "--index",
+            site.with_file_name("search.sqlite").to_str().unwrap(),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -31,8 +31,10 @@ fn io(path: &Path, source: std::io::Error) -> ArchiveError {
     }
 }
 
+/// Reads one file of the log; any failure is the log's (refused, not an internal error).
 fn read_small(path: &Path) -> Result<Vec<u8>, ArchiveError> {
-    let meta = fs::metadata(path).map_err(|e| io(path, e))?;
+    let unreadable = |e: std::io::Error| ArchiveError::Log(format!("{}: {e}", path.display()));
+    let meta = fs::metadata(path).map_err(unreadable)?;
     if meta.len() > MAX_LOG_FILE_BYTES {
         return Err(ArchiveError::Log(format!(
             "{}: {} bytes is more than the limit of {MAX_LOG_FILE_BYTES}",
@@ -40,7 +42,7 @@ fn read_small(path: &Path) -> Result<Vec<u8>, ArchiveError> {
             meta.len()
         )));
     }
-    fs::read(path).map_err(|e| io(path, e))
+    fs::read(path).map_err(unreadable)
 }
 
 fn read_envelope(path: &Path) -> Result<Envelope, ArchiveError> {

@@ -178,9 +178,13 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             a.dir.display()
         );
         std::io::stdout().flush().ok();
+        // Stop cleanly on Ctrl-C or SIGTERM, so the temporary search index is removed.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
         tokio::select! {
             r = archive::serve::run(Arc::new(server), listener) => r.map_err(anyhow::Error::from),
             _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = term.recv() => Ok(()),
         }
     });
     if temporary {
