@@ -488,3 +488,64 @@ fn serve_answers_pages_and_search_api() {
     let (status, _) = get(&addr, "/../../etc/passwd");
     assert_eq!(status, 404);
 }
+
+#[test]
+fn an_expired_checkpoint_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    // Checkpoints live at most 7 days; this one was issued 10 days ago.
+    let genesis = demo_log(&log, 0, today().plus_seconds(-10 * 86_400));
+    let o = build(&log, &tmp.path().join("site"), &genesis);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("REFUSED"), "{}", text(&o));
+    assert!(text(&o).contains("expired"), "{}", text(&o));
+}
+
+#[test]
+fn markup_in_a_report_cannot_script_the_site() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = tmp.path().join("fixtures");
+    fs::create_dir_all(&fixtures).unwrap();
+    let waf = fs::read_to_string(Path::new(FIXTURES).join("2019-07-waf-regex-cpu-exhaustion.md"))
+        .unwrap()
+        .replacen(
+            "## Summary\n",
+            "## Summary\n\nSee <script>alert(1)</script> <img src=x onerror=alert(3)> and [this](javascript:alert(2)).\n",
+            1,
+        );
+    fs::write(fixtures.join("waf.md"), waf).unwrap();
+    let log = tmp.path().join("log");
+    let o = debrief(&[
+        "archive",
+        "demo-log",
+        "--out",
+        log.to_str().unwrap(),
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+        "--now",
+        &today().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let site = tmp.path().join("site");
+    let o = debrief(&[
+        "archive",
+        "build",
+        "--log",
+        log.to_str().unwrap(),
+        "--out",
+        site.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (live, _) = export(&site);
+    let slug = live.keys().next().unwrap();
+    let page = fs::read_to_string(site.join(format!("reports/{slug}/index.html"))).unwrap();
+    assert!(
+        page.contains("See &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<script"));
+    assert!(!page.contains("<img"));
+    assert!(!page.contains("javascript:"));
+    let atom = fs::read_to_string(site.join("feed.atom")).unwrap();
+    assert!(!atom.contains("<script"));
+}
