@@ -249,6 +249,17 @@ fn site_has_a_page_per_report_and_facets_patterns_search_and_feeds_agree() {
     assert!(page.contains(&format!("debrief verify log --genesis {}", b.genesis)));
     assert!(!page.contains("<script"), "report pages carry no script");
 
+    // A book report links to the public postmortem it is about.
+    let book = live
+        .keys()
+        .find(|s| s.starts_with("book-report"))
+        .expect("the book report fixture is published");
+    let page = fs::read_to_string(b.site.join(format!("reports/{book}/index.html"))).unwrap();
+    assert!(
+        page.contains("<dt>Original</dt><dd><a href=\"https://"),
+        "{page}"
+    );
+
     // Tombstone and erratum.
     let gone = retracted.iter().next().unwrap();
     let tomb = fs::read_to_string(b.site.join(format!("reports/{gone}/index.html"))).unwrap();

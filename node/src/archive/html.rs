@@ -46,7 +46,7 @@ pub fn xml_esc(text: &str) -> String {
 }
 
 /// Whether a link target may appear in a page: absolute http(s) or mailto only.
-fn safe_url(url: &str) -> bool {
+pub fn safe_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
     lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")
 }

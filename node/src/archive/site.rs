@@ -15,7 +15,7 @@ use debrief_protocol::report::{
 };
 use serde_json::{Value, json};
 
-use super::html::{esc, markdown, plain_text, xml_esc};
+use super::html::{esc, markdown, plain_text, safe_url, xml_esc};
 
 /// Bumped whenever the page templates change, so incremental builds re-render every page.
 pub const RENDER_VERSION: &str = "archive-render-1";
@@ -699,6 +699,21 @@ Each category lists the reports with a factor of that kind, by the role the fact
             ),
         );
         fact("Published", date(r.published_at));
+        // Book reports: whose public postmortem this is about, and where to read it.
+        if let Some(org) = c.facts.get("source_org") {
+            fact("Original by", esc(org));
+        }
+        if let Some(url) = c.facts.get("source_url") {
+            let shown = if safe_url(url) {
+                format!(
+                    "<a href=\"{u}\" rel=\"nofollow noopener\">{u}</a>",
+                    u = esc(url)
+                )
+            } else {
+                esc(url)
+            };
+            fact("Original", shown);
+        }
         for (k, label) in [
             ("timeline.started", "Started"),
             ("timeline.detected", "Detected"),
