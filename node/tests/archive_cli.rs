@@ -340,6 +340,21 @@ fn same_log_same_bytes_and_rebuilds_write_only_what_changed() {
     );
     assert_eq!(tree(&a), before);
 
+    // A hand-edited page is noticed and rewritten, and only it.
+    let edited = before
+        .keys()
+        .find(|k| k.starts_with("reports/"))
+        .unwrap()
+        .clone();
+    fs::write(a.join(&edited), b"defaced").unwrap();
+    let o = build(&log, &a, &genesis);
+    assert!(
+        text(&o).contains("report pages: 1 rendered, 11 unchanged; files: 1 written"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(tree(&a), before);
+
     // A refreshed checkpoint (same entries): no report page is re-rendered, only the
     // checkpoint file changes.
     let log2 = tmp.path().join("log2");

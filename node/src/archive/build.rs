@@ -133,8 +133,14 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary, ArchiveError> {
         let key = site.report_key(r);
         let on_disk = out.join(&path);
         let same_inputs = old.inputs.get(&path) == Some(&key);
+        // The file must still hold what the last build wrote (a hand edit is repaired).
+        let intact = |hash: &String| {
+            fs::read(&on_disk)
+                .map(|b| Sha256Digest::of(&b).to_hex() == *hash)
+                .unwrap_or(false)
+        };
         match old.files.get(&path) {
-            Some(hash) if same_inputs && on_disk.is_file() => {
+            Some(hash) if same_inputs && intact(hash) => {
                 kept.insert(path.clone(), hash.clone());
                 summary.pages_skipped += 1;
             }
