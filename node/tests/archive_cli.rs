@@ -575,3 +575,36 @@ fn markup_in_a_report_cannot_script_the_site() {
     let atom = fs::read_to_string(site.join("feed.atom")).unwrap();
     assert!(!atom.contains("<script"));
 }
+
+#[test]
+fn build_mirrors_a_log_from_a_url_and_verifies_it() {
+    let b = built(2);
+    let (_server, addr) = serve(&b.site);
+    let mirror = b.site.with_file_name("mirror");
+    let o = debrief(&[
+        "archive",
+        "build",
+        "--log",
+        &format!("http://{addr}/log"),
+        "--out",
+        mirror.to_str().unwrap(),
+        "--genesis",
+        &b.genesis,
+        "--no-progress",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("mirrored 11 entries"), "{}", text(&o));
+    assert_eq!(tree(&mirror), tree(&b.site), "a mirror builds the same site");
+
+    // Nothing there: refused.
+    let o = debrief(&[
+        "archive",
+        "build",
+        "--log",
+        &format!("http://{addr}/nothing/"),
+        "--out",
+        b.site.with_file_name("none").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("REFUSED"), "{}", text(&o));
+}

@@ -28,9 +28,10 @@ pub enum ArchiveCommand {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The published log directory (genesis.json, entries/, checkpoint.json, keys.json).
-    #[arg(long, value_name = "DIR")]
-    pub log: PathBuf,
+    /// The published log: a directory (genesis.json, entries/, checkpoint.json, keys.json) or
+    /// an http(s) URL of one (mirrored to a temporary directory, then verified the same way).
+    #[arg(long, value_name = "DIR_OR_URL")]
+    pub log: String,
     /// Where to write the site (created if missing; an existing site is updated in place).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -110,15 +111,54 @@ fn build(a: BuildArgs) -> anyhow::Result<ExitCode> {
         Some(u) if !u.ends_with('/') => Some(format!("{u}/")),
         other => other,
     };
+    // A URL is mirrored first; the copy is verified like any other (docs/archive.md).
+    let mut mirror = None;
+    let log_dir = if a.log.starts_with("https://") || a.log.starts_with("http://") {
+        let mut url = reqwest::Url::parse(&a.log).with_context(|| format!("--log {}", a.log))?;
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "debrief-archive-log-{}-{nanos}",
+            std::process::id()
+        ));
+        mirror = Some(dir.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let fetched = rt.block_on(async {
+            let client = archive::fetch::public_client()?;
+            archive::fetch::fetch_log(&client, &url, &dir).await
+        });
+        match fetched {
+            Ok(n) => println!("mirrored {n} entries from {url}"),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                println!("REFUSED: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+        dir
+    } else {
+        PathBuf::from(&a.log)
+    };
     let opts = BuildOptions {
-        log_dir: a.log,
+        log_dir,
         out_dir: a.out.clone(),
         genesis,
         site: SiteOptions { base_url },
         progress: !a.no_progress,
         now: now(),
     };
-    let s = match archive::build(&opts) {
+    let built = archive::build(&opts);
+    if let Some(dir) = mirror {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let s = match built {
         Ok(s) => s,
         Err(e @ (archive::ArchiveError::Verify(_) | archive::ArchiveError::Log(_))) => {
             println!("REFUSED: {e}");
