@@ -594,7 +594,11 @@ fn build_mirrors_a_log_from_a_url_and_verifies_it() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("mirrored 11 entries"), "{}", text(&o));
-    assert_eq!(tree(&mirror), tree(&b.site), "a mirror builds the same site");
+    assert_eq!(
+        tree(&mirror),
+        tree(&b.site),
+        "a mirror builds the same site"
+    );
 
     // Nothing there: refused.
     let o = debrief(&[

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::html::{esc, markdown, plain_text, safe_url, xml_esc};
 
 /// Bumped whenever the page templates change, so incremental builds re-render every page.
-pub const RENDER_VERSION: &str = "archive-render-1";
+pub const RENDER_VERSION: &str = "archive-render-2";
 
 /// Site-wide settings that are not in the log.
 #[derive(Debug, Clone, Default)]
@@ -1051,7 +1051,7 @@ Download these files into a directory named <code>log</code> (keeping <code>entr
             xml_esc(&self.name),
             xml_esc(&self.name),
             xml_esc(&self.link("feed.atom")),
-            xml_esc(&self.link("")),
+            xml_esc(&self.options.base_url.clone().unwrap_or_else(|| "./".into())),
         );
         for (seq, at, kind, i) in self.feed_items() {
             let r = &self.records[i];
