@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::html::{esc, markdown, plain_text, safe_url, xml_esc};
 
 /// Bumped whenever the page templates change, so incremental builds re-render every page.
-pub const RENDER_VERSION: &str = "archive-render-2";
+pub const RENDER_VERSION: &str = "archive-render-3";
 
 /// Site-wide settings that are not in the log.
 #[derive(Debug, Clone, Default)]
@@ -464,6 +464,7 @@ Browse by facet, read by pattern, or <a href=\"search/\">search the full text</a
                     idx.len(),
                     if idx.len() == 1 { "" } else { "s" }
                 );
+                b.push_str("<h2>Reports</h2>\n");
                 b.push_str(&report_list(root, &self.records, idx));
                 out.push((
                     format!("facets/{facet}/{value}/index.html"),
@@ -896,7 +897,7 @@ in a copy of this site:</p>\n<pre class=\"command\"><code>debrief verify log --g
         let b = "<h1>Search</h1>\n<form id=\"search-form\" role=\"search\" action=\"./\" method=\"get\">\n\
 <label for=\"q\">Words to find in reports</label>\n<input id=\"q\" name=\"q\" type=\"search\" autocomplete=\"off\">\n\
 <button type=\"submit\">Search</button>\n</form>\n\
-<p id=\"search-status\" role=\"status\" aria-live=\"polite\"></p>\n<ol id=\"results\" class=\"reports\"></ol>\n\
+<h2>Results</h2>\n<p id=\"search-status\" role=\"status\" aria-live=\"polite\"></p>\n<ol id=\"results\" class=\"reports\"></ol>\n\
 <noscript><p>Search in the page needs JavaScript. Without it, browse by <a href=\"../\">facet</a>, \
 <a href=\"../patterns/\">pattern</a> or <a href=\"../categories/\">factor category</a>; a site served by \
 <code>debrief archive serve</code> also searches on the server:</p>\n\
@@ -916,7 +917,7 @@ in a copy of this site:</p>\n<pre class=\"command\"><code>debrief verify log --g
         let mut b = format!(
             "<h1>Search results</h1>\n<form role=\"search\" action=\"server\" method=\"get\">\
 <label for=\"q\">Words to find in reports</label>\n<input id=\"q\" name=\"q\" type=\"search\" value=\"{}\">\n\
-<button type=\"submit\">Search</button>\n</form>\n<p role=\"status\">{} report{} match \u{201c}{}\u{201d}.</p>\n<ol class=\"reports\">\n",
+<button type=\"submit\">Search</button>\n</form>\n<h2>Results</h2>\n<p role=\"status\">{} report{} match \u{201c}{}\u{201d}.</p>\n<ol class=\"reports\">\n",
             esc(query),
             results.len(),
             if results.len() == 1 { "" } else { "s" },
