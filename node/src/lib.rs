@@ -8,6 +8,7 @@ pub mod cli;
 pub mod declassify;
 pub mod home;
 pub mod http;
+pub mod join;
 pub mod node;
 pub mod search;
 pub mod server;
