@@ -703,7 +703,10 @@ fn join_invite(circle: &Circle, join: &Envelope) -> Result<Option<Envelope>, Cir
     else {
         return Ok(None);
     };
-    Ok(crate::server::invites::find_invite(&circle.store, &token.hash())?)
+    Ok(crate::server::invites::find_invite(
+        &circle.store,
+        &token.hash(),
+    )?)
 }
 
 /// Finds a pending join request by id or unique id prefix, with the invite it answers.

@@ -571,8 +571,7 @@ pub async fn send_join_request(
             )?,
             |code| match code {
                 "conflict" => Some(
-                    "this invite already carries another join request; ask for a new invite"
-                        .into(),
+                    "this invite already carries another join request; ask for a new invite".into(),
                 ),
                 other => token_hint(other),
             },
@@ -771,7 +770,14 @@ pub async fn fetch_roster(
         .await?
         .into_iter()
         .collect();
-    Ok(ops::import_log(circle, &events, &checkpoints, &[], me, now)?)
+    Ok(ops::import_log(
+        circle,
+        &events,
+        &checkpoints,
+        &[],
+        me,
+        now,
+    )?)
 }
 
 // ---------------------------------------------------------------------------------------------

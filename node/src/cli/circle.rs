@@ -341,15 +341,9 @@ pub fn run(
             let endpoint = endpoint.or_else(|| node.config().server.public_endpoint.clone());
             let info = match &endpoint {
                 Some(url) => join::invite(&node, &mut c, url, lifetime, t)?,
-                None => ops::issue_invite(
-                    &mut c,
-                    me,
-                    &my_id,
-                    None,
-                    me.tls_spki_pin(),
-                    t,
-                    lifetime,
-                )?,
+                None => {
+                    ops::issue_invite(&mut c, me, &my_id, None, me.tls_spki_pin(), t, lifetime)?
+                }
             };
             write_json(&out, &info, force)?;
             println!(
@@ -415,16 +409,8 @@ pub fn run(
             };
             let request = path.to_owned();
             let file: ops::JoinRequestFile = read_json(&request, "join request file")?;
-            let env = ops::vouch(
-                &mut c,
-                me,
-                &my_id,
-                &file,
-                &reason,
-                lifetime,
-                t,
-            )
-            .with_context(|| format!("{}: no vouch was made", request.display()))?;
+            let env = ops::vouch(&mut c, me, &my_id, &file, &reason, lifetime, t)
+                .with_context(|| format!("{}: no vouch was made", request.display()))?;
             write_envelope(&out, &env, force)?;
             println!(
                 "Vouched for join request {} in circle {:?}; wrote the vouch to {}",
@@ -1258,9 +1244,7 @@ fn fetch_command(node: &Node, selector: Option<&str>, from: Option<&str>) -> any
     let rt = runtime()?;
     let joining: Vec<join::JoiningRecord> = join::joining(node)?
         .into_iter()
-        .filter(|r| {
-            selector.is_none_or(|s| r.name == s || r.circle.to_hex().starts_with(s))
-        })
+        .filter(|r| selector.is_none_or(|s| r.name == s || r.circle.to_hex().starts_with(s)))
         .collect();
     if !joining.is_empty() {
         if from.is_some() {
