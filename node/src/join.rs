@@ -46,9 +46,9 @@ use crate::node::{Circle, Node, NodeError};
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
     #[error(transparent)]
-    Op(#[from] CircleOpError),
+    Op(Box<CircleOpError>),
     #[error(transparent)]
-    Node(#[from] NodeError),
+    Node(Box<NodeError>),
     #[error(transparent)]
     Client(#[from] ClientError),
     /// No answer: the connection, TLS (e.g. the pin did not match) or the timeout failed.
@@ -81,6 +81,18 @@ pub enum JoinError {
     Refused(String),
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
+}
+
+impl From<CircleOpError> for JoinError {
+    fn from(e: CircleOpError) -> Self {
+        JoinError::Op(Box::new(e))
+    }
+}
+
+impl From<NodeError> for JoinError {
+    fn from(e: NodeError) -> Self {
+        JoinError::Node(Box::new(e))
+    }
 }
 
 impl JoinError {
@@ -360,7 +372,7 @@ impl JoiningRecord {
 
 fn read_invite(env: &Envelope) -> Result<Invite, JoinError> {
     env.unverified_payload().map_err(|e| {
-        JoinError::Op(CircleOpError::Malformed {
+        JoinError::from(CircleOpError::Malformed {
             what: "the invite".into(),
             expected: "invite",
             message: e.to_string(),
@@ -875,7 +887,7 @@ pub async fn vouch_over_network(
         }
     };
     let claim: JoinRequest = join.unverified_payload().map_err(|e| {
-        JoinError::Op(CircleOpError::Malformed {
+        JoinError::from(CircleOpError::Malformed {
             what: format!("join request {}", join.id()),
             expected: "join request",
             message: e.to_string(),
