@@ -748,8 +748,9 @@ pub fn pending_join_request(
     };
     let invite = join_invite(circle, &join)?.ok_or_else(|| {
         CircleOpError::Refused(format!(
-            "join request {} answers an invite this node did not issue; the sequencer admits \
-             with the join request file from the maintainer that issued it",
+            "join request {} answers an invite this node holds no record of (issued on \
+             another node, or revoked); the sequencer admits it with the join request file \
+             from the maintainer that issued it",
             join.id()
         ))
     })?;
@@ -1594,5 +1595,112 @@ mod tests {
             "{err}"
         );
         assert_eq!(ca.roster.head_seq(), 1);
+    }
+
+    #[test]
+    fn admit_pending_takes_the_request_invite_and_vouches_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = node(&dir.path().join("a"), "Alpha");
+        let b = node(&dir.path().join("b"), "Beta");
+        let c = node(&dir.path().join("c"), "Gamma");
+        let t = now();
+        let policy = Policy {
+            vouches: 2,
+            ..Policy::default()
+        };
+        let mut ca = a
+            .create_circle(
+                "ops",
+                "Be kind.",
+                policy,
+                vec![b.signed_card(t).unwrap()],
+                t,
+            )
+            .unwrap();
+        let cb = b
+            .add_circle("ops", &ca.store.roster_envelopes().unwrap(), t)
+            .unwrap();
+        let a_id = a.identity().member_id();
+        let b_id = b.identity().member_id();
+        let info = issue_invite(
+            &mut ca,
+            a.identity(),
+            &a_id,
+            Some("https://a.example"),
+            a.identity().tls_spki_pin(),
+            t,
+            3600,
+        )
+        .unwrap();
+        let file = make_join_request(
+            &info,
+            c.signed_card(t).unwrap(),
+            Vec::new(),
+            c.identity(),
+            t,
+        )
+        .unwrap();
+        let join_id = file.join_request.id();
+        accept_join_request(&mut ca, &file.invite, &file.join_request, t).unwrap();
+
+        // Unknown prefixes are refused; a held request shows 0 of 2 vouches.
+        let err = admit_pending(&mut ca, a.identity(), &a_id, "zz", t).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "no pending join request of circle \"ops\" has an id starting with \"zz\""
+            ),
+            "{err}"
+        );
+        let shown = pending_admissions(&ca, t).unwrap();
+        assert_eq!(shown.len(), 1);
+        assert_eq!(
+            (
+                shown[0].join_request,
+                shown[0].org.as_str(),
+                shown[0].vouches.needed
+            ),
+            (join_id, "Gamma", 2)
+        );
+        assert!(shown[0].vouches.counted.is_empty() && !shown[0].ready());
+
+        // B's vouch, made without storing, then accepted by A; A vouches on its own node.
+        let bv = make_vouch(&cb, b.identity(), &b_id, &file, "peer", None, t).unwrap();
+        assert!(pending_vouches(&cb, &join_id).unwrap().is_empty());
+        accept_vouch(&mut ca, &bv, t).unwrap();
+        let held = pending_join_request(&ca, &join_id.to_hex()[..10]).unwrap();
+        assert_eq!(held.invite, info.invite);
+        vouch(
+            &mut ca,
+            a.identity(),
+            &a_id,
+            &held,
+            "long-time peer",
+            None,
+            t,
+        )
+        .unwrap();
+        assert!(pending_admissions(&ca, t).unwrap()[0].ready());
+
+        // With its invite forgotten, the request can no longer be admitted by id.
+        let hash = InviteToken::parse(&info.token).unwrap().hash();
+        let kept = ca.store.meta(&invite_meta_key(&hash)).unwrap().unwrap();
+        crate::server::invites::revoke_invite(&mut ca.store, &hash).unwrap();
+        assert!(!pending_admissions(&ca, t).unwrap()[0].ready());
+        let err = admit_pending(&mut ca, a.identity(), &a_id, &join_id.to_hex(), t).unwrap_err();
+        assert!(err.to_string().contains("holds no record of"), "{err}");
+        ca.store.put_meta(&invite_meta_key(&hash), &kept).unwrap();
+
+        let event =
+            admit_pending(&mut ca, a.identity(), &a_id, &join_id.to_hex()[..10], t).unwrap();
+        assert_eq!((event.seq, event.kind), (1, "admit"));
+        assert!(ca.roster.member(&c.identity().member_id()).is_some());
+        assert!(pending_admissions(&ca, t).unwrap().is_empty());
+        // B's store never held anything for it.
+        assert!(
+            cb.store
+                .pending(PendingKind::JoinRequest, None)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -807,8 +807,8 @@ fn print_admissions(admissions: &[ops::PendingAdmission], here: bool) {
         }
         if !a.invite_held {
             println!(
-                "    the invite it answers was issued on another node: admit it with the join \
-                 request file"
+                "    this node holds no record of the invite it answers (issued on another \
+                 node, or revoked): admit it with the join request file"
             );
         } else if a.vouches.is_met() {
             if here {
