@@ -552,6 +552,20 @@ pub async fn send_join_request(
     let record = match earlier {
         Some(r) if r.invite.id() == info.invite.id() => r,
         _ => {
+            // The local name must be free now, or the join could not complete later.
+            let name = local_name.unwrap_or(&info.name);
+            if node
+                .index()
+                .list()
+                .map_err(NodeError::from)?
+                .iter()
+                .any(|c| c.name == name)
+            {
+                return Err(JoinError::Refused(format!(
+                    "this node already has a circle named {name:?}; choose another local name \
+                     (--name)"
+                )));
+            }
             let file: JoinRequestFile = ops::make_join_request(
                 info,
                 node.signed_card(now)?,
@@ -562,7 +576,7 @@ pub async fn send_join_request(
             JoiningRecord {
                 format: JOINING_FORMAT.into(),
                 circle: info.circle,
-                name: local_name.unwrap_or(&info.name).to_owned(),
+                name: name.to_owned(),
                 invite: file.invite,
                 join_request: file.join_request,
                 roster: info.roster.clone(),

@@ -115,8 +115,16 @@ impl Company<'_> {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let served = Served(child);
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        reader.read_line(&mut line).unwrap();
+        // Keep reading what `serve` prints: a closed pipe would make its next line fail.
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            while reader.read_line(&mut rest).is_ok_and(|n| n > 0) {
+                rest.clear();
+            }
+        });
         let url = line
             .trim()
             .strip_prefix("serving ")

@@ -220,7 +220,22 @@ async fn a_candidate_joins_over_https_on_two_vouches() {
     );
     assert!(join::joining(&c).unwrap().is_empty(), "nothing remembered");
 
-    // --- C joins over the network.
+    // --- C joins over the network. Its own circle "ops" holds the circle's name locally.
+    c.create_circle(
+        "ops",
+        "C's own circle.",
+        Policy::default(),
+        Vec::new(),
+        now(),
+    )
+    .unwrap();
+    let err = join::join_over_network(&c, &info, None, now())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this node already has a circle named \"ops\"; choose another local name (--name)"
+    );
     let charter = join::fetch_charter(&info).await.unwrap();
     assert_eq!(charter.charter, "Be kind; share what broke.");
     let record = join::join_over_network(&c, &info, Some("alpha-ops"), now())

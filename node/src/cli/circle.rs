@@ -1272,6 +1272,13 @@ fn fetch_command(node: &Node, selector: Option<&str>, from: Option<&str>) -> any
     }
     let mut circle = node.circle(selector, t)?;
     let peer = peer_arg(&circle, from)?;
+    if peer.member == node.identity().member_id() {
+        bail!(
+            "this node is the one to fetch from (it sequences circle {:?}); pass --from MEMBER \
+             to pull from another member's node",
+            circle.roster.name()
+        );
+    }
     let outcome = rt.block_on(join::fetch_roster(node, &mut circle, &peer, t))?;
     match outcome {
         ops::ImportOutcome::Extended { added } => println!(
