@@ -200,7 +200,6 @@ impl<'a> Caller<'a> {
     }
 
     /// A request signed by `me` (protocol.md §4.3), with an optional JSON body.
-    #[allow(clippy::too_many_arguments)]
     fn signed(
         &self,
         me: &Identity,
