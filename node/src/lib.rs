@@ -10,6 +10,7 @@ pub mod home;
 pub mod http;
 pub mod join;
 pub mod node;
+pub mod publish;
 pub mod search;
 pub mod server;
 pub mod sharing;

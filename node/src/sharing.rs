@@ -1225,6 +1225,66 @@ pub fn readable_version(
     Ok(stored_header(circle, &id)?.map(|h| (id, h)))
 }
 
+/// One comment of a thread, as [`comment_thread`] returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadComment {
+    /// 0 for a comment on the report, 1 for a reply to such a comment, and so on.
+    pub depth: usize,
+    /// The comment's own bundle id (replies target it).
+    pub bundle: String,
+    pub author: String,
+    pub created_at: i64,
+    /// The text, when this member is among the comment's recipients.
+    pub text: Option<String>,
+}
+
+/// Deepest reply level [`comment_thread`] follows; deeper replies are not shown.
+const MAX_THREAD_DEPTH: usize = 32;
+
+/// The comments on `target_bundle`, depth first, oldest first at each level.
+pub fn comment_thread(
+    circle: &Circle,
+    target_bundle: &str,
+) -> Result<Vec<ThreadComment>, SharingError> {
+    let mut out = Vec::new();
+    thread_into(circle, target_bundle, 0, &mut out)?;
+    Ok(out)
+}
+
+fn thread_into(
+    circle: &Circle,
+    target_bundle: &str,
+    depth: usize,
+    out: &mut Vec<ThreadComment>,
+) -> Result<(), SharingError> {
+    if depth > MAX_THREAD_DEPTH {
+        return Ok(());
+    }
+    let rows: Vec<(String, String, String, i64)> = circle
+        .store
+        .conn()
+        .prepare(
+            "SELECT header_id, bundle_id, author, created_at FROM bundles
+             WHERE kind = 'comment' AND target_bundle = ?1 ORDER BY created_at, header_id",
+        )?
+        .query_map([target_bundle], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (header, bundle, author, created_at) in rows {
+        let text = text_body(circle, &header)?;
+        out.push(ThreadComment {
+            depth,
+            bundle: bundle.clone(),
+            author,
+            created_at,
+            text,
+        });
+        thread_into(circle, &bundle, depth + 1, out)?;
+    }
+    Ok(())
+}
+
 /// Comments on a report (or on a comment): to the parent's audience (protocol.md §3.26, a subset
 /// of its recipients).
 pub fn comment(
@@ -1471,8 +1531,8 @@ pub enum ImportLine {
     },
 }
 
-/// Imports a JSON Lines file of bundle objects: each line is accepted, recognised as held, or
-/// quarantined with its reason; one bad line never stops the others.
+/// Imports a JSON Lines file of bundle objects held in memory; see [`import_stream`], which
+/// callers reading a file should use instead (it never holds more than one line).
 pub fn import_objects(
     circle: &mut Circle,
     me: &MemberId,
@@ -1482,14 +1542,81 @@ pub fn import_objects(
     now: Timestamp,
 ) -> Result<Vec<ImportLine>, SharingError> {
     let mut out = Vec::new();
-    for (i, line) in data.split(|b| *b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+    import_stream(circle, me, identities, data, source, now, |l| out.push(l))?;
+    Ok(out)
+}
+
+/// The longest line [`import_stream`] reads whole: no valid bundle object is longer.
+pub const MAX_IMPORT_LINE_BYTES: usize = bundle::MAX_BUNDLE_OBJECT_BYTES;
+
+/// Imports JSON Lines of bundle objects from `reader`, one line at a time: each line is accepted,
+/// recognised as held, deferred or quarantined, and its outcome handed to `on_line`; one bad line
+/// never stops the others. Memory stays bounded by one line (at most [`MAX_IMPORT_LINE_BYTES`];
+/// a longer line is quarantined by its first bytes and skipped), so an export of any length
+/// imports in constant memory (docs/benchmarks.md, "memory"). Returns how many lines were read.
+pub fn import_stream<R: std::io::BufRead>(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    mut reader: R,
+    source: &str,
+    now: Timestamp,
+    mut on_line: impl FnMut(ImportLine),
+) -> Result<usize, SharingError> {
+    use std::io::{BufRead as _, Read as _};
+    let read_err = |e: std::io::Error| SharingError::Refused(format!("cannot read {source}: {e}"));
+    let mut line = Vec::new();
+    let mut line_no = 0;
+    loop {
+        line.clear();
+        let limit = MAX_IMPORT_LINE_BYTES as u64 + 1;
+        let n = reader
+            .by_ref()
+            .take(limit)
+            .read_until(b'\n', &mut line)
+            .map_err(read_err)?;
+        if n == 0 {
+            return Ok(line_no);
+        }
+        line_no += 1;
+        let overlong = line.last() != Some(&b'\n') && line.len() > MAX_IMPORT_LINE_BYTES;
+        if overlong {
+            // Skip the rest of the line without holding it.
+            loop {
+                let buf = reader.fill_buf().map_err(read_err)?;
+                if buf.is_empty() {
+                    break;
+                }
+                match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        reader.consume(i + 1);
+                        break;
+                    }
+                    None => {
+                        let len = buf.len();
+                        reader.consume(len);
+                    }
+                }
+            }
+            let reason = format!(
+                "line longer than {MAX_IMPORT_LINE_BYTES} bytes, more than any bundle object; \
+                 its first bytes are kept"
+            );
+            let key = quarantine(circle, &line, &reason, &format!("{source}:{line_no}"), now)?;
+            on_line(ImportLine::Quarantined {
+                line: line_no,
+                key,
+                reason,
+            });
+            continue;
+        }
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        let trimmed = body.strip_suffix(b"\r").unwrap_or(body);
         if trimmed.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match accept_bundle(circle, me, identities, trimmed, now) {
-            Ok(a) => out.push(ImportLine::Accepted {
+            Ok(a) => on_line(ImportLine::Accepted {
                 line: line_no,
                 accepted: a,
             }),
@@ -1497,7 +1624,7 @@ pub fn import_objects(
             // protocol.md §3.4: not a bad bundle, only one from a roster we have not reached
             // yet; it is not quarantined and is accepted once the roster is synced.
             Err(SharingError::Rejected(e @ BundleError::RosterBehind { .. })) => {
-                out.push(ImportLine::Deferred {
+                on_line(ImportLine::Deferred {
                     line: line_no,
                     reason: e.to_string(),
                 });
@@ -1511,7 +1638,7 @@ pub fn import_objects(
                     &format!("{source}:{line_no}"),
                     now,
                 )?;
-                out.push(ImportLine::Quarantined {
+                on_line(ImportLine::Quarantined {
                     line: line_no,
                     key,
                     reason,
@@ -1519,7 +1646,6 @@ pub fn import_objects(
             }
         }
     }
-    Ok(out)
 }
 
 /// One feed entry for a peer: a bundle header it may see, with its ingest cursor.

@@ -540,41 +540,6 @@ fn versions(circle: &Circle, bundle: &str) -> anyhow::Result<Vec<Version>> {
     Ok(out)
 }
 
-/// Comments on `target_bundle`, depth first: (depth, comment bundle id, author, date, text).
-fn thread(
-    circle: &Circle,
-    target_bundle: &str,
-    depth: usize,
-    out: &mut Vec<(usize, String, String, String, Option<String>)>,
-) -> anyhow::Result<()> {
-    if depth > 32 {
-        return Ok(());
-    }
-    let rows: Vec<(String, String, String, i64)> = circle
-        .store
-        .conn()
-        .prepare(
-            "SELECT header_id, bundle_id, author, created_at FROM bundles
-             WHERE kind = 'comment' AND target_bundle = ?1 ORDER BY created_at, header_id",
-        )?
-        .query_map([target_bundle], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    for (header, bundle, author, at) in rows {
-        let text = sharing::text_body(circle, &header)?;
-        out.push((
-            depth,
-            bundle.clone(),
-            org_of(circle, &author),
-            date_of(at),
-            text,
-        ));
-        thread(circle, &bundle, depth + 1, out)?;
-    }
-    Ok(())
-}
-
 fn read(
     circle: &Circle,
     me: &MemberId,
@@ -642,8 +607,18 @@ fn read(
         return Ok(ExitCode::from(1));
     }
     let report = sharing::report_of(circle, &latest.header_id)?;
-    let mut comments = Vec::new();
-    thread(circle, &bundle, 0, &mut comments)?;
+    let comments: Vec<_> = sharing::comment_thread(circle, &bundle)?
+        .into_iter()
+        .map(|c| {
+            (
+                c.depth,
+                c.bundle,
+                org_of(circle, &c.author),
+                date_of(c.created_at),
+                c.text,
+            )
+        })
+        .collect();
     if json {
         let v = json!({
             "bundle": bundle,
@@ -832,46 +807,49 @@ fn import(
     file: &Path,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let lines =
-        sharing::import_objects(circle, me, ids, &data, &file.display().to_string(), now())?;
+    // Streamed line by line: an export of any size imports in bounded memory
+    // (docs/benchmarks.md, "memory").
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
+    );
+    let source = file.display().to_string();
     if json {
+        let mut lines = Vec::new();
+        sharing::import_stream(circle, me, ids, reader, &source, now(), |l| lines.push(l))?;
         println!("{}", serde_json::to_string_pretty(&lines)?);
         return Ok(ExitCode::SUCCESS);
     }
     let (mut new, mut held, mut bad, mut deferred) = (0, 0, 0, 0);
-    for l in &lines {
-        match l {
-            sharing::ImportLine::Accepted { line, accepted } => match accepted {
-                sharing::Accepted::New {
-                    bundle,
-                    kind,
-                    readability,
-                    ..
-                } => {
-                    new += 1;
-                    let how = match readability {
-                        sharing::Readability::Opened => "readable",
-                        sharing::Readability::NotRecipient => "held, not encrypted to you",
-                        sharing::Readability::LinkOnly => "chain link only (TLP RED, not to you)",
-                    };
-                    println!("line {line}: accepted {kind} {bundle} ({how})");
-                }
-                sharing::Accepted::AlreadyHeld { object } => {
-                    held += 1;
-                    println!("line {line}: already held {object}");
-                }
-            },
-            sharing::ImportLine::Deferred { line, reason } => {
-                deferred += 1;
-                println!("line {line}: not stored yet: {reason}");
+    sharing::import_stream(circle, me, ids, reader, &source, now(), |l| match &l {
+        sharing::ImportLine::Accepted { line, accepted } => match accepted {
+            sharing::Accepted::New {
+                bundle,
+                kind,
+                readability,
+                ..
+            } => {
+                new += 1;
+                let how = match readability {
+                    sharing::Readability::Opened => "readable",
+                    sharing::Readability::NotRecipient => "held, not encrypted to you",
+                    sharing::Readability::LinkOnly => "chain link only (TLP RED, not to you)",
+                };
+                println!("line {line}: accepted {kind} {bundle} ({how})");
             }
-            sharing::ImportLine::Quarantined { line, key, reason } => {
-                bad += 1;
-                println!("line {line}: quarantined {}: {reason}", &key[..16]);
+            sharing::Accepted::AlreadyHeld { object } => {
+                held += 1;
+                println!("line {line}: already held {object}");
             }
+        },
+        sharing::ImportLine::Deferred { line, reason } => {
+            deferred += 1;
+            println!("line {line}: not stored yet: {reason}");
         }
-    }
+        sharing::ImportLine::Quarantined { line, key, reason } => {
+            bad += 1;
+            println!("line {line}: quarantined {}: {reason}", &key[..16]);
+        }
+    })?;
     println!("{new} accepted, {held} already held, {bad} quarantined");
     if deferred > 0 {
         println!("{deferred} not stored until the roster is synced (`debrief circle import`)");
