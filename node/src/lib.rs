@@ -9,6 +9,7 @@ pub mod cli;
 pub mod declassify;
 pub mod home;
 pub mod http;
+pub mod join;
 pub mod node;
 pub mod publish;
 pub mod search;
