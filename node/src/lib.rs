@@ -13,3 +13,4 @@ pub mod sharing;
 pub mod store;
 pub mod sync;
 pub mod tls;
+pub mod yearly;

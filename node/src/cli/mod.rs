@@ -12,6 +12,7 @@ mod id;
 mod init;
 mod report;
 mod share;
+mod yearly;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
 #[derive(Debug, Parser)]
