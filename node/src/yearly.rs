@@ -271,7 +271,7 @@ pub fn bar_chart_svg(
     };
     const ROW: u32 = 26;
     let n = u32::try_from(bars.len()).unwrap_or(u32::MAX).max(1);
-    let height = 40 + n.saturating_mul(ROW);
+    let height = 56 + n.saturating_mul(ROW);
     let width = 720;
     let max = bars
         .iter()
@@ -297,7 +297,7 @@ pub fn bar_chart_svg(
         let rows = bars.len();
         let mut chart = ChartBuilder::on(&root)
             .margin(8)
-            .x_label_area_size(24)
+            .x_label_area_size(40)
             .y_label_area_size(260)
             .build_cartesian_2d(0u64..max + max / 10 + 1, (0..rows).into_segmented())
             .map_err(|e| err(e.to_string()))?;
@@ -313,6 +313,7 @@ pub fn bar_chart_svg(
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
             .y_labels(rows.max(1))
             .y_label_formatter(&label_of)
             .x_label_formatter(&|v| v.to_string())
