@@ -225,7 +225,13 @@ fn md_delay(s: &mut String, r: &YearlyReport, d: &Distribution) {
         r.year, r.previous_year
     );
     for ((b, c), (_, pc)) in d.current.buckets.iter().zip(&d.previous.buckets) {
-        let _ = writeln!(s, "| {} | {} | {} |", b.label(), cell_text(c), cell_text(pc));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            b.label(),
+            cell_text(c),
+            cell_text(pc)
+        );
     }
     s.push('\n');
 }
@@ -325,7 +331,12 @@ pub fn bar_chart_svg(
         let mut rects = Vec::new();
         for (i, b) in bars.iter().enumerate() {
             let seg = rows - 1 - i;
-            let span = |v: u64| [(0u64, SegmentValue::Exact(seg)), (v, SegmentValue::Exact(seg + 1))];
+            let span = |v: u64| {
+                [
+                    (0u64, SegmentValue::Exact(seg)),
+                    (v, SegmentValue::Exact(seg + 1)),
+                ]
+            };
             if let Some(v) = b.current {
                 let mut r = Rectangle::new(span(v), CURRENT_COLOUR.filled());
                 r.set_margin(3, half - 1, 0, 0);
@@ -337,16 +348,20 @@ pub fn bar_chart_svg(
                 rects.push(r);
             }
         }
-        chart
-            .draw_series(rects)
-            .map_err(|e| err(e.to_string()))?;
+        chart.draw_series(rects).map_err(|e| err(e.to_string()))?;
         root.present().map_err(|e| err(e.to_string()))?;
     }
     let (y, p) = years;
     let mut desc = format!("{title}. Dark bars: {y}; light bars: {p}. ");
     for b in bars {
         let v = |x: Option<u64>| x.map_or_else(|| "suppressed".to_owned(), |n| n.to_string());
-        let _ = write!(desc, "{}: {y} {}, {p} {}. ", b.label, v(b.current), v(b.previous));
+        let _ = write!(
+            desc,
+            "{}: {y} {}, {p} {}. ",
+            b.label,
+            v(b.current),
+            v(b.previous)
+        );
     }
     Ok(accessible_svg(&svg, id, title, desc.trim_end()))
 }
@@ -424,12 +439,7 @@ pub fn render_html_fragment(r: &YearlyReport, opts: &RenderOptions) -> Result<St
          typical case.</p>\n</section>"
     );
     for t in &r.tables {
-        let chart = bar_chart_svg(
-            &format!("chart-{}", t.id),
-            t.title,
-            (y, p),
-            &table_bars(t),
-        )?;
+        let chart = bar_chart_svg(&format!("chart-{}", t.id), t.title, (y, p), &table_bars(t))?;
         let _ = writeln!(
             s,
             "<section id=\"{id}\">\n<h2>{title}</h2>\n<p>Each row counts {counts}.</p>\n<figure>\n{chart}\n<figcaption>{title}: dark bars {y}, light bars {p}. The table below gives the same numbers.</figcaption>\n</figure>",
@@ -651,7 +661,9 @@ mod tests {
             human_duration(q.p25),
             human_duration(q.p50)
         )));
-        assert!(md.contains("No percentage is shown when the number it is a share of is below 30."));
+        assert!(
+            md.contains("No percentage is shown when the number it is a share of is below 30.")
+        );
         assert!(!md.contains("k-anonymity"));
     }
 }

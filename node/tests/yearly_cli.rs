@@ -53,7 +53,12 @@ fn circle_yearly_report_applies_k_3_over_shared_reports() {
             retract = shared_id(&v);
         }
     }
-    a.ok(&["retract", &retract, "--reason", "duplicate of another report"]);
+    a.ok(&[
+        "retract",
+        &retract,
+        "--reason",
+        "duplicate of another report",
+    ]);
     for i in 0..3 {
         b.ok(&["share", &write_report(b, i, true), "--json"]);
         c.ok(&["share", &write_report(c, i, false), "--json"]);
@@ -93,21 +98,32 @@ fn circle_yearly_report_applies_k_3_over_shared_reports() {
     assert_eq!(surge["current"]["why"]["reason"], "few-companies");
     assert_eq!(surge["current"]["why"]["min"], 3);
     // Amplifiers: the same six reports, the same rule.
-    assert_eq!(row("factor-role", "amplifier")["current"]["state"], "suppressed");
+    assert_eq!(
+        row("factor-role", "amplifier")["current"]["state"],
+        "suppressed"
+    );
     assert_eq!(row("factor-role", "trigger")["current"]["count"], 9);
 
     // Markdown to a file.
     let md = b.path("yearly.md");
     b.ok(&["stats", "--yearly", "--year", "2026", "--out", &md]);
     let text = fs::read_to_string(&md).unwrap();
-    assert!(text.starts_with("# Yearly report 2026 — circle \"ops\""), "{text}");
-    assert!(text.contains("| `change.config` | 9 | suppressed | – |"), "{text}");
+    assert!(
+        text.starts_with("# Yearly report 2026 — circle \"ops\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("| `change.config` | 9 | suppressed | – |"),
+        "{text}"
+    );
     assert!(text.contains("| `load.surge` | suppressed | suppressed | – | 2026: fewer than 3 member companies; 2025: fewer than 5 reports |"), "{text}");
     assert!(text.contains("at least 3 different member companies"));
 
     // HTML with charts.
     let html = b.path("yearly.html");
-    b.ok(&["stats", "--yearly", "--year", "2026", "--format", "html", "--out", &html]);
+    b.ok(&[
+        "stats", "--yearly", "--year", "2026", "--format", "html", "--out", &html,
+    ]);
     let page = fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<svg role=\"img\""));

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use time::{Date, Month, PrimitiveDateTime, Time};
 
 use crate::report::{
-    Action, ActionKind, ActionStatus, CustomerImpact, DataLoss, Factor, FactorCategory,
-    FactorRole, Field, Industry, RemediationPattern, Report, ReportKind, ReportStatus, Section,
-    SectionName, Severity, Significance, Timeline, Tlp, assess_significance,
+    Action, ActionKind, ActionStatus, CustomerImpact, DataLoss, Factor, FactorCategory, FactorRole,
+    Field, Industry, RemediationPattern, Report, ReportKind, ReportStatus, Section, SectionName,
+    Severity, Significance, Timeline, Tlp, assess_significance,
 };
 use crate::{MemberId, Timestamp};
 
@@ -109,7 +109,9 @@ impl Rng {
 
 /// Skewed weights over a vocabulary: the first values are common, the last rare.
 fn skewed(n: usize) -> Vec<u64> {
-    (0..n as u64).map(|i| (n as u64 - i).pow(2) / 4 + 1).collect()
+    (0..n as u64)
+        .map(|i| (n as u64 - i).pow(2) / 4 + 1)
+        .collect()
 }
 
 /// Delay buckets in seconds (lower, upper), roughly logarithmic, with their weights.
@@ -137,7 +139,11 @@ fn span(rng: &mut Rng, table: &[(i64, i64, u64)]) -> i64 {
 
 fn year_start(year: i32) -> i64 {
     Date::from_calendar_date(year, Month::January, 1)
-        .map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_utc().unix_timestamp())
+        .map(|d| {
+            PrimitiveDateTime::new(d, Time::MIDNIGHT)
+                .assume_utc()
+                .unix_timestamp()
+        })
         .unwrap_or(0)
 }
 
@@ -268,7 +274,11 @@ fn one(rng: &mut Rng, id: String, year: i32, cat_w: &[u64], pat_w: &[u64]) -> Re
             kind: rng.pick(ActionKind::ALL),
             pattern,
             owner_role: "platform on-call".into(),
-            status: rng.pick(&[ActionStatus::Done, ActionStatus::Open, ActionStatus::InProgress]),
+            status: rng.pick(&[
+                ActionStatus::Done,
+                ActionStatus::Open,
+                ActionStatus::InProgress,
+            ]),
             addresses,
             description: "A synthetic action.".into(),
             worth_sharing: rng.percent(15),

@@ -25,8 +25,8 @@ use serde::Serialize;
 use crate::MemberId;
 use crate::declassify::DurationBucket;
 use crate::report::{
-    ActionKind, DataLoss, FactorCategory, FactorRole, Field, RemediationPattern, Report,
-    Severity, Significance,
+    ActionKind, DataLoss, FactorCategory, FactorRole, Field, RemediationPattern, Report, Severity,
+    Significance,
 };
 
 /// A circle report and the member company that contributed it.
@@ -150,7 +150,11 @@ impl IncidentFacts {
             year,
             severity: report.severity,
             significance: report.significance,
-            factors: report.factors.iter().map(|f| (f.category, f.role)).collect(),
+            factors: report
+                .factors
+                .iter()
+                .map(|f| (f.category, f.role))
+                .collect(),
             actions: report
                 .actions
                 .iter()
@@ -176,7 +180,11 @@ pub fn parse_quarter_year(text: &str) -> Option<i32> {
 /// Seconds from the start of a generalised clock time such as `T+42 min`
 /// (declassification.md §2.2); `None` for anything else, including times before the start.
 pub fn parse_relative_minutes(text: &str) -> Option<i64> {
-    let minutes: i64 = text.strip_prefix("T+")?.strip_suffix(" min")?.parse().ok()?;
+    let minutes: i64 = text
+        .strip_prefix("T+")?
+        .strip_suffix(" min")?
+        .parse()
+        .ok()?;
     (minutes >= 0).then_some(minutes.checked_mul(60)?)
 }
 
@@ -276,7 +284,9 @@ pub enum Cell {
         count: u64,
         percent_tenths: Option<u32>,
     },
-    Suppressed { why: Reason },
+    Suppressed {
+        why: Reason,
+    },
 }
 
 impl Cell {
@@ -444,11 +454,7 @@ impl YearlyReport {
 }
 
 /// Aggregates circle (or public) reports for `year` against `year − 1`.
-pub fn aggregate(
-    inputs: &[Contribution<'_>],
-    year: i32,
-    rules: SuppressionRules,
-) -> YearlyReport {
+pub fn aggregate(inputs: &[Contribution<'_>], year: i32, rules: SuppressionRules) -> YearlyReport {
     let facts: Vec<IncidentFacts> = inputs
         .iter()
         .map(|c| IncidentFacts::from_report(c.report, c.source))
@@ -565,7 +571,12 @@ pub fn aggregate_facts(
                 .iter()
                 .map(|c| (c.as_str().to_owned(), c.description().to_owned()))
                 .collect(),
-            |f| f.factors.iter().map(|(c, _)| c.as_str().to_owned()).collect(),
+            |f| {
+                f.factors
+                    .iter()
+                    .map(|(c, _)| c.as_str().to_owned())
+                    .collect()
+            },
         ),
         ctx.table(
             "factor-role",
@@ -576,7 +587,12 @@ pub fn aggregate_facts(
                 .iter()
                 .map(|r| (r.as_str().to_owned(), r.description().to_owned()))
                 .collect(),
-            |f| f.factors.iter().map(|(_, r)| r.as_str().to_owned()).collect(),
+            |f| {
+                f.factors
+                    .iter()
+                    .map(|(_, r)| r.as_str().to_owned())
+                    .collect()
+            },
         ),
         ctx.patterns(),
         ctx.table(
@@ -934,7 +950,10 @@ fn list_suppressed(r: &YearlyReport) -> Vec<SuppressedCell> {
             });
         }
     };
-    for (year, c) in [(r.year, &r.reports.current), (r.previous_year, &r.reports.previous)] {
+    for (year, c) in [
+        (r.year, &r.reports.current),
+        (r.previous_year, &r.reports.previous),
+    ] {
         push("reports", "reports", year, c);
     }
     push("reports", "undated", r.year, &r.undated);

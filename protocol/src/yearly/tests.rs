@@ -114,7 +114,12 @@ fn hand_corpus_counts_public_rules() {
     let keys: Vec<&str> = cat.rows.iter().take(4).map(|r| r.key.as_str()).collect();
     assert_eq!(
         keys,
-        ["change.config", "change.code", "load.surge", "change.manual-op"]
+        [
+            "change.config",
+            "change.code",
+            "load.surge",
+            "change.manual-op"
+        ]
     );
 
     let role = r.table("factor-role").unwrap();
@@ -128,7 +133,10 @@ fn hand_corpus_counts_public_rules() {
     assert_eq!(role.row("detection-delay").unwrap().current, FEW);
 
     let sig = r.table("significance").unwrap();
-    assert_eq!(sig.row("significant").unwrap().current, shown(35, Some(875)));
+    assert_eq!(
+        sig.row("significant").unwrap().current,
+        shown(35, Some(875))
+    );
     assert_eq!(sig.row("major").unwrap().current, shown(5, Some(125)));
 
     let loss = r.table("data-loss").unwrap();
@@ -261,13 +269,8 @@ fn category_from_two_companies_is_suppressed_in_the_circle_even_with_many_report
     }
     let circle = aggregate_facts(&all, 2026, SuppressionRules::CIRCLE);
     let public = aggregate_facts(&all, 2026, SuppressionRules::PUBLIC);
-    let row = |r: &YearlyReport, k: &str| {
-        r.table("factor-category")
-            .unwrap()
-            .row(k)
-            .unwrap()
-            .current
-    };
+    let row =
+        |r: &YearlyReport, k: &str| r.table("factor-category").unwrap().row(k).unwrap().current;
     assert_eq!(row(&circle, "dependency.failure"), FEW_COMPANIES);
     assert_eq!(row(&public, "dependency.failure"), shown(12, Some(286)));
     assert_eq!(row(&circle, "change.code"), shown(30, Some(714)));
@@ -288,7 +291,11 @@ fn no_percentage_below_thirty() {
         })
         .collect();
     let r = aggregate_facts(&all, 2026, SuppressionRules::CIRCLE);
-    let row = r.table("factor-category").unwrap().row("change.code").unwrap();
+    let row = r
+        .table("factor-category")
+        .unwrap()
+        .row("change.code")
+        .unwrap();
     assert_eq!(row.current, shown(29, None));
     // 29 values: a count, but no quantiles.
     let mut with_delay = all.clone();
@@ -416,7 +423,10 @@ fn standard_corpus_is_valid_and_large_enough() {
         assert_eq!(y.reports.current, shown(160, None));
         assert_eq!(y.reports.previous, shown(160, None));
         assert!(!y.all_suppressed());
-        assert!(!y.suppressed.is_empty(), "the rare categories are suppressed");
+        assert!(
+            !y.suppressed.is_empty(),
+            "the rare categories are suppressed"
+        );
         let det = y.delay("detection-delay").unwrap();
         assert!(det.current.quantiles.is_ok());
         assert!(y.delay("recovery-delay").unwrap().median_change.is_some());
