@@ -826,13 +826,17 @@ impl<'a> Ctx<'_, 'a> {
                 Cell::Shown { .. } => Ok(quantiles(&mut values)),
             };
             let empty = Tally::default();
-            let buckets = ALL_BUCKETS
+            let mut buckets: Vec<(DurationBucket, Cell)> = ALL_BUCKETS
                 .iter()
                 .map(|b| {
                     let t = by_bucket.get(b).unwrap_or(&empty);
                     (*b, cell(t, Some(all.reports), &self.rules))
                 })
                 .collect();
+            // The buckets add up to n: one suppressed bucket could be recovered (§3.4).
+            let mut cells: Vec<(&str, &mut Cell)> =
+                buckets.iter_mut().map(|(b, c)| (b.label(), c)).collect();
+            complement(&n, &mut cells);
             DelayYear {
                 n,
                 quantiles,
@@ -896,29 +900,36 @@ pub fn quantiles(values: &mut [i64]) -> Quantiles {
 /// one suppressed row could be recovered as total − the rest, so the smallest shown row is
 /// hidden too.
 fn complementary(rows: &mut [Row], total: &Cell, current: bool) {
-    let pick = |r: &Row| if current { r.current } else { r.previous };
-    if total.is_suppressed() {
+    let mut cells: Vec<(&str, &mut Cell)> = rows
+        .iter_mut()
+        .map(|r| {
+            let c = if current {
+                &mut r.current
+            } else {
+                &mut r.previous
+            };
+            (r.key.as_str(), c)
+        })
+        .collect();
+    complement(total, &mut cells);
+}
+
+/// The rule of [`complementary`] over (key, cell) pairs that add up to `total`; ties on the
+/// smallest count go to the first key in byte order.
+fn complement(total: &Cell, cells: &mut [(&str, &mut Cell)]) {
+    if total.is_suppressed() || cells.iter().filter(|c| c.1.is_suppressed()).count() != 1 {
         return;
     }
-    if rows.iter().filter(|r| pick(r).is_suppressed()).count() != 1 {
-        return;
-    }
-    let smallest = rows
+    let smallest = cells
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| Some((pick(r).count()?, r.key.clone(), i)))
-        .min();
-    if let Some((_, _, i)) = smallest
-        && let Some(row) = rows.get_mut(i)
-    {
-        let hidden = Cell::Suppressed {
+        .filter_map(|(i, (key, c))| Some((c.count()?, *key, i)))
+        .min()
+        .map(|(_, _, i)| i);
+    if let Some((_, cell)) = smallest.and_then(|i| cells.get_mut(i)) {
+        **cell = Cell::Suppressed {
             why: Reason::Complementary,
         };
-        if current {
-            row.current = hidden;
-        } else {
-            row.previous = hidden;
-        }
     }
 }
 

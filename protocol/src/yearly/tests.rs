@@ -349,6 +349,89 @@ fn one_suppressed_row_of_a_partition_hides_the_smallest_other() {
 }
 
 #[test]
+fn one_suppressed_histogram_bucket_hides_the_smallest_other() {
+    // 40 detection delays: 30 under 5 min, 6 of 10 min, 4 of 1 h: the 1 h bucket alone fails
+    // the rule, so the 6 (the smallest shown) is hidden too.
+    let all: Vec<IncidentFacts> = (0..40u8)
+        .map(|i| {
+            let mut f = facts(
+                Some(company(i % 5)),
+                2026,
+                vec![(FactorCategory::ChangeCode, FactorRole::Trigger)],
+            );
+            f.detection_delay = Some(match i {
+                0..=29 => 60,
+                30..=35 => 600,
+                _ => 3600,
+            });
+            f
+        })
+        .collect();
+    let r = aggregate_facts(&all, 2026, SuppressionRules::PUBLIC);
+    let cells: Vec<Cell> = r
+        .delay("detection-delay")
+        .unwrap()
+        .current
+        .buckets
+        .iter()
+        .map(|b| b.1)
+        .collect();
+    let hidden = Cell::Suppressed {
+        why: Reason::Complementary,
+    };
+    // Zero buckets are suppressed too, so here three or more are hidden and nothing changes...
+    assert_eq!(cells[0], shown(30, Some(750)));
+    assert_eq!(cells[1], shown(6, Some(150)));
+    assert_eq!(cells[2], FEW);
+    assert!(cells[3..].iter().all(|c| *c == FEW));
+    assert!(!cells.contains(&hidden));
+    // ...unless every other bucket is filled (5 reports each): then the lone small bucket
+    // drags the smallest shown one with it (5 reports; the tie goes to the first label in byte
+    // order, "1–3 d").
+    let mut full = all.clone();
+    for (k, secs) in [
+        (0u8, 3 * 3600),
+        (1, 12 * 3600),
+        (2, 2 * 86_400),
+        (3, 5 * 86_400),
+    ] {
+        for j in 0..5u8 {
+            let mut f = facts(
+                Some(company((k + j) % 5)),
+                2026,
+                vec![(FactorCategory::ChangeCode, FactorRole::Trigger)],
+            );
+            f.detection_delay = Some(secs);
+            full.push(f);
+        }
+    }
+    let r = aggregate_facts(&full, 2026, SuppressionRules::PUBLIC);
+    let cells: Vec<Cell> = r
+        .delay("detection-delay")
+        .unwrap()
+        .current
+        .buckets
+        .iter()
+        .map(|b| b.1)
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            shown(30, Some(500)),
+            shown(6, Some(100)),
+            FEW,
+            shown(5, Some(83)),
+            shown(5, Some(83)),
+            hidden,
+            shown(5, Some(83)),
+        ]
+    );
+    assert!(r.suppressed.iter().any(|s| s.table == "detection-delay"
+        && s.key == "1–3 d"
+        && s.why == Reason::Complementary));
+}
+
+#[test]
 fn trends_compare_shown_cells_only() {
     let mut all = Vec::new();
     for (year, n) in [(2025, 32u8), (2026, 40)] {
