@@ -93,6 +93,11 @@ struct RawLimits {
     max_report: Option<RawSize>,
     rate_limit_per_minute: Option<i64>,
     request_timeout: Option<String>,
+    rate_limit_burst: Option<i64>,
+    rate_limit_unit: Option<RawSize>,
+    idle_timeout: Option<String>,
+    max_join_body: Option<RawSize>,
+    max_pending: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +164,16 @@ pub struct Limits {
     pub max_report: u64,
     pub rate_limit_per_minute: u32,
     pub request_timeout: Duration,
+    /// How many request units one peer may spend at once before the per-minute rate applies.
+    pub rate_limit_burst: u32,
+    /// Body bytes that cost as much as one request in the per-peer token bucket.
+    pub rate_limit_unit: u64,
+    /// Longest pause while a request body is arriving before the server cuts it off.
+    pub idle_timeout: Duration,
+    /// Largest body of a `join` POST (a join request or a vouch).
+    pub max_join_body: u64,
+    /// Most join requests and vouches held per circle waiting for the sequencer.
+    pub max_pending: u32,
 }
 
 /// `[sync]`
@@ -195,6 +210,11 @@ pub mod defaults {
     pub const MAX_REPORT: u64 = 1024 * 1024;
     pub const RATE_LIMIT_PER_MINUTE: u32 = 600;
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const RATE_LIMIT_BURST: u32 = 120;
+    pub const RATE_LIMIT_UNIT: u64 = 64 * 1024;
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const MAX_JOIN_BODY: u64 = 64 * 1024;
+    pub const MAX_PENDING: u32 = 1000;
     pub const SYNC_ENABLED: bool = true;
     pub const SYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
     pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -411,6 +431,44 @@ impl NodeConfig {
             Duration::from_secs(1),
             Duration::from_secs(600),
         )?;
+        let count = |key: &str, raw: Option<i64>, default: u32| -> Result<u32, ConfigError> {
+            match raw {
+                None => Ok(default),
+                Some(n) => u32::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        c.invalid(key, format!("{n} is out of range; use 1 to 1000000"))
+                    }),
+            }
+        };
+        let rate_limit_burst = count(
+            "limits.rate_limit_burst",
+            l.rate_limit_burst,
+            defaults::RATE_LIMIT_BURST,
+        )?;
+        let rate_limit_unit = c.size(
+            "limits.rate_limit_unit",
+            l.rate_limit_unit.as_ref(),
+            defaults::RATE_LIMIT_UNIT,
+            KIB,
+            GIB,
+        )?;
+        let idle_timeout = c.duration(
+            "limits.idle_timeout",
+            l.idle_timeout.as_deref(),
+            defaults::IDLE_TIMEOUT,
+            Duration::from_secs(1),
+            Duration::from_secs(600),
+        )?;
+        let max_join_body = c.size(
+            "limits.max_join_body",
+            l.max_join_body.as_ref(),
+            defaults::MAX_JOIN_BODY,
+            KIB,
+            1024 * KIB,
+        )?;
+        let max_pending = count("limits.max_pending", l.max_pending, defaults::MAX_PENDING)?;
 
         let s = &raw.sync;
         let interval = c.duration(
@@ -493,6 +551,11 @@ impl NodeConfig {
                 max_report,
                 rate_limit_per_minute,
                 request_timeout,
+                rate_limit_burst,
+                rate_limit_unit,
+                idle_timeout,
+                max_join_body,
+                max_pending,
             },
             sync: SyncConfig {
                 enabled: s.enabled.unwrap_or(defaults::SYNC_ENABLED),
@@ -600,6 +663,11 @@ mod tests {
             "max_report =",
             "rate_limit_per_minute =",
             "request_timeout =",
+            "rate_limit_burst =",
+            "rate_limit_unit =",
+            "idle_timeout =",
+            "max_join_body =",
+            "max_pending =",
             "[sync]",
             "enabled =",
             "interval =",

@@ -5,10 +5,12 @@
 
 pub mod circle_ops;
 pub mod cli;
+pub mod declassify;
 pub mod home;
 pub mod http;
 pub mod node;
 pub mod search;
+pub mod server;
 pub mod sharing;
 pub mod store;
 pub mod sync;

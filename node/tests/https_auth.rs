@@ -119,6 +119,8 @@ async fn start(replay_capacity: usize) -> TestServer {
         clock: clock.clone() as Arc<dyn Clock>,
         skew_seconds: MAX_CLOCK_SKEW_SECONDS,
         max_body_bytes: MAX_BODY,
+        rate: None,
+        idle_timeout: None,
     };
     let member_routes = Router::new()
         .route("/v1/c/{circle}/info", get(info))

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod ids;
 pub mod membership;
 pub mod profile;
+pub mod publog;
 pub mod report;
 pub mod roster;
 pub mod rotation;

@@ -266,6 +266,177 @@ where
     Ok(verified)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Route request and response bodies (protocol.md §4.7–§4.12). Pure serde types shared by the
+// server and its clients; unknown fields are refused in both directions.
+
+/// The request header that carries an invite token on `charter` and `join` (protocol.md §4.11):
+/// the 64 lowercase hex characters of the token.
+pub const INVITE_HEADER: &str = "debrief-invite";
+
+/// The content type of every JSON body sent or answered by a route.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// Most roster events one `roster` answer carries (protocol.md §4.8.2).
+pub const MAX_ROSTER_PAGE: usize = 500;
+
+/// An error answer (protocol.md §4.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorResponse {
+    pub error: String,
+    pub message: String,
+    /// Present on `stale_request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<Timestamp>,
+}
+
+/// A roster head: the last event's seq, id and time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterHead {
+    pub seq: u64,
+    pub head: EnvelopeId,
+    pub at: Timestamp,
+}
+
+/// `GET /v1/c/{circle}/info` (protocol.md §4.8.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircleInfo {
+    pub circle: EnvelopeId,
+    /// The circle's name from its genesis.
+    pub name: String,
+    /// The member id of the answering node.
+    pub node: MemberId,
+    pub roster: RosterHead,
+    /// Whether this node holds an unresolved fork proof for the circle (sharing frozen).
+    pub frozen: bool,
+    /// The answering node's clock.
+    pub server_time: Timestamp,
+}
+
+/// `GET /v1/c/{circle}/roster?after=SEQ` (protocol.md §4.8.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterPage {
+    /// Roster event envelopes with seq > `after`, in seq order, exactly as stored.
+    pub events: Vec<Envelope>,
+    /// The answering node's head.
+    pub head: RosterHead,
+    /// Whether more events follow the last one returned (ask again with its seq).
+    pub more: bool,
+}
+
+/// `GET /v1/c/{circle}/checkpoint` (protocol.md §4.8.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointResponse {
+    pub checkpoint: Envelope,
+}
+
+/// `GET /v1/c/{circle}/forks` (protocol.md §4.8.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForkList {
+    /// Signed `fork-proof` envelopes, oldest first.
+    pub proofs: Vec<Envelope>,
+}
+
+/// Whether a posted object was new here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AcceptStatus {
+    /// Stored now (answered 201).
+    New,
+    /// Already held (answered 200); nothing changed.
+    Held,
+}
+
+/// The answer to a POST that stores a signed object (protocol.md §4.8.4, §4.11.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accepted {
+    /// The stored object's id: a fork proof's id, or the envelope id of a join request or vouch.
+    pub id: String,
+    pub status: AcceptStatus,
+    /// For a fork proof: whether the circle is frozen on this node after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<bool>,
+}
+
+/// Kinds of objects waiting for the sequencer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PendingKind {
+    JoinRequest,
+    Vouch,
+    MemberRequest,
+}
+
+impl PendingKind {
+    /// The name as written on the wire and in the store.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PendingKind::JoinRequest => "join-request",
+            PendingKind::Vouch => "vouch",
+            PendingKind::MemberRequest => "member-request",
+        }
+    }
+
+    /// Parses [`PendingKind::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "join-request" => Some(PendingKind::JoinRequest),
+            "vouch" => Some(PendingKind::Vouch),
+            "member-request" => Some(PendingKind::MemberRequest),
+            _ => None,
+        }
+    }
+}
+
+/// One object waiting for the sequencer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingItem {
+    pub kind: PendingKind,
+    /// The envelope id of the object.
+    pub id: EnvelopeId,
+    /// For a vouch, the join request it is for; for a join request, the candidate's member id.
+    pub subject: Option<String>,
+    pub envelope: Envelope,
+    /// When this node received it.
+    pub received_at: Timestamp,
+}
+
+/// `GET /v1/c/{circle}/pending` (protocol.md §4.8.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingList {
+    pub items: Vec<PendingItem>,
+}
+
+/// `GET /v1/c/{circle}/proposals` (protocol.md §4.8.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalList {
+    /// Unexpired `quorum-proposal` envelopes, each the copy with the most signatures held.
+    pub proposals: Vec<Envelope>,
+}
+
+/// `GET /v1/c/{circle}/charter` with an invite token (protocol.md §4.11.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharterResponse {
+    pub circle: EnvelopeId,
+    pub name: String,
+    pub charter: String,
+    pub charter_sha256: Sha256Digest,
+    /// The signed invite the token belongs to; the candidate embeds nothing of it, but checks
+    /// that it names the circle id it confirmed out of band.
+    pub invite: Envelope,
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

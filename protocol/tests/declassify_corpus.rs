@@ -11,7 +11,12 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
-use debrief_protocol::declassify::{FindingKind, ScrubConfig, Scrubber};
+use std::time::{Duration, Instant};
+
+use debrief_protocol::declassify::{
+    Allowance, DEFAULT_K, FindingKind, PreviewContext, ScrubConfig, Scrubber, Verdict, preview,
+};
+use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -249,4 +254,176 @@ fn corpus_every_planted_identifier_gone_and_every_keep_word_intact() {
             o.lost_keep_words
         );
     }
+}
+
+fn full_report() -> debrief_protocol::report::Report {
+    let text = fs::read_to_string(corpus_dir().join("reports/consumer-rebalance.md")).unwrap();
+    debrief_protocol::report::parse(&text).unwrap()
+}
+
+fn profile(region: Region) -> OrgProfile {
+    OrgProfile {
+        industry: Industry::Saas,
+        size_band: SizeBand::M,
+        region,
+    }
+}
+
+/// The whole-report preview (declassification.md §1): classes, generalisation, the k = 3 rule.
+#[test]
+fn preview_of_a_full_report() {
+    let report = full_report();
+    let scrubber = Scrubber::new(&ScrubConfig {
+        org_names: vec!["Brightwave Inc.".into(), "Corvid Systems".into()],
+        deny_terms: vec!["order-fanout".into()],
+        private_terms: vec!["Northwind Traders".into()],
+        people: vec!["Priya Raman".into()],
+    })
+    .unwrap();
+    let author = profile(Region::Europe);
+    // Three member companies share (saas, 250-999, europe): the full profile is published.
+    let members = [author.clone(), author.clone(), author.clone()];
+    let ctx = PreviewContext {
+        author_org: "Brightwave Inc.",
+        author_profile: &author,
+        member_profiles: &members,
+        k: DEFAULT_K,
+    };
+    let p = preview(&report, &ctx, &scrubber, &[]);
+    assert_eq!(p.verdict, Verdict::Blocked);
+    assert!(
+        p.public
+            .contains("- company: a saas company of 250-999 people in Europe\n")
+    );
+    assert!(!p.generalisations.iter().any(|g| g.field == "company"));
+    // Secret: in nothing derived from the report; confidential: dropped from the public text.
+    for text in [&p.original, &p.public, &p.diff] {
+        assert!(!text.contains("Size poll intervals"));
+    }
+    assert!(p.original.contains("Friday sale") && !p.public.contains("Friday sale"));
+    // Deny terms, people and services.
+    assert!(p.public.contains("- services: 2 services\n"));
+    assert!(
+        p.public
+            .contains("- T+26 min [person] opened [ticket] and paged [channel].\n")
+    );
+    assert!(p.public.contains("deploy of `[term]` (commit [commit])"));
+    let kinds: BTreeSet<FindingKind> = p.findings.iter().map(|f| f.finding.kind).collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        [
+            FindingKind::Host,
+            FindingKind::Url,
+            FindingKind::Ticket,
+            FindingKind::Commit,
+            FindingKind::Channel,
+            FindingKind::Person,
+            FindingKind::Org,
+            FindingKind::Term
+        ]
+    );
+    // Only one other company in Europe: the region is withheld, and the preview says why.
+    let members = [
+        author.clone(),
+        profile(Region::Europe),
+        profile(Region::NorthAmerica),
+    ];
+    let p = preview(
+        &report,
+        &PreviewContext {
+            member_profiles: &members,
+            ..ctx
+        },
+        &scrubber,
+        &[],
+    );
+    assert!(
+        p.public
+            .contains("- company: a saas company of 250-999 people\n")
+    );
+    assert_eq!(
+        p.generalisations[0].note,
+        "only 2 member companies of the circle share (industry saas, size 250-999, region europe); fewer than 3, so the region is withheld"
+    );
+    // Allowing every finding's text with a reason makes it publishable.
+    let texts: BTreeSet<&str> = p
+        .findings
+        .iter()
+        .map(|f| f.finding.matched.as_str())
+        .collect();
+    let allow: Vec<Allowance> = texts
+        .into_iter()
+        .map(|t| Allowance::new(t, "checked with the owners").unwrap())
+        .collect();
+    let p = preview(&report, &ctx, &scrubber, &allow);
+    assert_eq!(p.verdict, Verdict::Publishable, "{:?}", p.findings);
+    assert!(p.unused_allowances.is_empty());
+}
+
+/// Speed figures for docs/declassification.md §7 (printed; never asserted).
+#[test]
+fn preview_speed() {
+    let longest = fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap();
+    let text = fs::read_to_string(&longest).unwrap();
+    let sidecar: Sidecar =
+        toml::from_str(&fs::read_to_string(longest.with_extension("toml")).unwrap()).unwrap();
+    let config = ScrubConfig {
+        org_names: sidecar.org_names,
+        deny_terms: sidecar.deny_terms,
+        private_terms: sidecar.private_terms,
+        people: sidecar.people,
+    };
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let runs = 21;
+    let build = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = Scrubber::new(&config).unwrap();
+                t.elapsed()
+            })
+            .collect(),
+    );
+    let scrubber = Scrubber::new(&config).unwrap();
+    let scrub = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let s = scrubber.scrub(&text);
+                let _ = scrubber.scan(&s.text);
+                t.elapsed()
+            })
+            .collect(),
+    );
+    let report = full_report();
+    let author = profile(Region::Europe);
+    let members = [author.clone()];
+    let ctx = PreviewContext {
+        author_org: "Brightwave Inc.",
+        author_profile: &author,
+        member_profiles: &members,
+        k: DEFAULT_K,
+    };
+    let whole = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = preview(&report, &ctx, &scrubber, &[]);
+                t.elapsed()
+            })
+            .collect(),
+    );
+    println!(
+        "SPEED (median of {runs}): build scrubber {build:?}; scrub + residual scan of the longest corpus report {} ({} bytes) {scrub:?}; whole-report preview of reports/consumer-rebalance.md {whole:?}",
+        longest.file_name().unwrap().to_string_lossy(),
+        text.len()
+    );
 }

@@ -8,10 +8,13 @@ use clap::{Parser, Subcommand};
 
 mod circle;
 mod config;
+mod declassify;
 mod id;
 mod init;
 mod report;
+mod serve;
 mod share;
+mod verify;
 mod yearly;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
@@ -48,6 +51,13 @@ pub enum Command {
     /// Sharing, reading and searching reports in a circle.
     #[command(flatten)]
     Sharing(share::ShareCommand),
+    /// Verify a copy of a circle's public log, one entry of it, or a provenance claim.
+    Verify(verify::VerifyArgs),
+    /// Preview what a report would publish: diff, findings, generalisations, verdict.
+    #[command(subcommand)]
+    Declassify(declassify::DeclassifyCommand),
+    /// Serve peers over HTTPS (and /healthz, /metrics on the admin address) until SIGINT/SIGTERM.
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -74,5 +84,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(cmd) => report::run(cmd),
         Command::Sharing(cmd) => share::run(cli.home.as_deref(), cli.circle.as_deref(), cmd),
+        Command::Verify(args) => verify::run(args),
+        Command::Declassify(cmd) => {
+            declassify::run(cli.home.as_deref(), cli.circle.as_deref(), cmd)
+        }
+        Command::Serve(args) => serve::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
     }
 }

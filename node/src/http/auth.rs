@@ -16,7 +16,9 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
-use axum::body::Body;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, OriginalUri, Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
@@ -28,8 +30,10 @@ use debrief_protocol::wire::{
 };
 use debrief_protocol::{Envelope, EnvelopeId, MemberId, PublicKey, Sha256Digest, Verified};
 
+use super::body::{BodyError, read_body};
 use super::clock::Clock;
 use super::error::{ApiError, ErrorCode};
+use super::rate::{PeerKey, RateLimiter};
 use super::replay::{ReplayError, ReplayMemory};
 
 /// What the roster says about a signer in a circle, right now.
@@ -68,8 +72,12 @@ pub struct AuthLayerState {
     pub clock: Arc<dyn Clock>,
     /// Allowed clock skew, normally [`wire::MAX_CLOCK_SKEW_SECONDS`].
     pub skew_seconds: i64,
-    /// The largest body this layer reads; routes with smaller caps check their own.
+    /// The largest body this layer reads (the route's cap, protocol.md §4.8.7).
     pub max_body_bytes: usize,
+    /// Per-member token buckets (protocol.md §4.8.8); `None` turns rate limiting off.
+    pub rate: Option<Arc<RateLimiter>>,
+    /// Longest pause while the body arrives (protocol.md §4.8.7); `None` waits forever.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Default cap on a member request body read by the auth layer (axum's default body limit).
@@ -94,6 +102,8 @@ impl AuthLayerState {
             clock,
             skew_seconds: wire::MAX_CLOCK_SKEW_SECONDS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            rate: None,
+            idle_timeout: None,
         }
     }
 }
@@ -145,6 +155,21 @@ pub async fn require_signed_request(
     next: Next,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
+    let (member, bytes) = authenticate(&state, &parts, body).await?;
+    parts.extensions.insert(member);
+    Ok(next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await)
+}
+
+/// Runs every check of protocol.md §4.4 (and the per-member rate limit, §4.8.8) on a request
+/// and returns who sent it with its body. Routes that accept either a signed request or an
+/// invite token (`join`) call it directly.
+pub async fn authenticate(
+    state: &AuthLayerState,
+    parts: &Parts,
+    body: Body,
+) -> Result<(AuthenticatedMember, Bytes), ApiError> {
     // Nested routers see a shortened URI; the signature covers the one on the request line.
     let target = parts
         .extensions
@@ -158,17 +183,13 @@ pub async fn require_signed_request(
     // protocol.md §4.4 step 1: a circle id in the path, else there is nothing to find.
     let circle = circle_of_path(target.path()).ok_or_else(ApiError::not_found)?;
 
-    let declared_length = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared_length = declared_length(parts);
     if declared_length.is_some_and(|n| n > state.max_body_bytes as u64) {
         return Err(too_large(state.max_body_bytes));
     }
 
     // protocol.md §4.3: the header is standard base64 of the envelope's JSON.
-    let envelope = parse_auth_header(&parts)?;
+    let envelope = parse_auth_header(parts)?;
     let content_type = match parts.headers.get(CONTENT_TYPE) {
         None => String::new(),
         Some(v) => v
@@ -204,21 +225,25 @@ pub async fn require_signed_request(
     }
     let verified = head?;
 
+    // protocol.md §4.8.8: the member is proven now, so its bucket pays, before the body is
+    // read; a body sent without a Content-Length pays for its bytes once read.
+    let peer = PeerKey::Member(verified.value().signer.clone());
+    if let Some(rate) = &state.rate {
+        rate.take(&peer, rate.cost(declared_length.unwrap_or(0)), now)
+            .map_err(rate_limited)?;
+    }
+
     // protocol.md §4.4 step 8: the body, read up to the cap, hashes to the signed digest.
-    let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            let over_limit = e
-                .into_inner()
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some();
-            return Err(if over_limit {
-                too_large(state.max_body_bytes)
-            } else {
-                ApiError::new(ErrorCode::BadRequest, "the request body could not be read")
-            });
-        }
-    };
+    let bytes = read_body(body, state.max_body_bytes, state.idle_timeout)
+        .await
+        .map_err(body_error)?;
+    if declared_length.is_none()
+        && !bytes.is_empty()
+        && let Some(rate) = &state.rate
+    {
+        rate.take(&peer, rate.cost(bytes.len() as u64).saturating_sub(1), now)
+            .map_err(rate_limited)?;
+    }
     wire::check_request_body(&verified, &Sha256Digest::of(&bytes))?;
 
     // protocol.md §4.4 step 9: each (signer, nonce) is accepted once within the window.
@@ -234,17 +259,42 @@ pub async fn require_signed_request(
             }
         })?;
 
-    parts.extensions.insert(AuthenticatedMember {
+    let member = AuthenticatedMember {
         member: claim.signer.clone(),
         circle,
         claim: Arc::new(verified),
-    });
-    Ok(next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await)
+    };
+    Ok((member, bytes))
 }
 
-fn too_large(limit: usize) -> ApiError {
+/// The `Content-Length` the client declared, if any and readable.
+pub fn declared_length(parts: &Parts) -> Option<u64> {
+    parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// The 429 answer for a bucket that is empty for `retry_after` more seconds.
+pub fn rate_limited(retry_after: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::RateLimited,
+        format!("too many requests or bytes from this peer; retry in {retry_after} s"),
+    )
+    .with_retry_after(retry_after)
+}
+
+/// The answer for a body that could not be read whole.
+pub fn body_error(e: BodyError) -> ApiError {
+    match e {
+        BodyError::TooLarge(limit) => too_large(limit),
+        BodyError::Idle(_) => ApiError::new(ErrorCode::RequestTimeout, e.to_string()),
+        BodyError::Broken => ApiError::new(ErrorCode::BadRequest, e.to_string()),
+    }
+}
+
+pub fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         ErrorCode::PayloadTooLarge,
         format!("the request body is larger than {limit} bytes"),

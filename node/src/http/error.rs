@@ -37,6 +37,22 @@ pub enum ErrorCode {
     ReplayMemoryFull,
     /// 500: something failed on the server; details are in its log only.
     Internal,
+    /// 405: the route exists but not with this method.
+    MethodNotAllowed,
+    /// 408: the request (or a pause in its body) took longer than the server waits.
+    RequestTimeout,
+    /// 409: the object conflicts with one already held (e.g. a second join request for one invite).
+    Conflict,
+    /// 410: the invite token expired.
+    InviteExpired,
+    /// 410: the invite token was already used by an admit.
+    InviteUsed,
+    /// 415: a body that is not `application/json`.
+    UnsupportedMediaType,
+    /// 422: a posted signed object failed verification; the message names the rule.
+    InvalidObject,
+    /// 503: the circle holds the maximum number of pending join requests and vouches.
+    PendingFull,
 }
 
 impl ErrorCode {
@@ -55,6 +71,14 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ReplayMemoryFull => "replay_memory_full",
             ErrorCode::Internal => "internal",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::InviteExpired => "invite_expired",
+            ErrorCode::InviteUsed => "invite_used",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::InvalidObject => "invalid_object",
+            ErrorCode::PendingFull => "pending_full",
         }
     }
 
@@ -73,6 +97,13 @@ impl ErrorCode {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::ReplayMemoryFull => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::InviteExpired | ErrorCode::InviteUsed => StatusCode::GONE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::InvalidObject => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::PendingFull => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -188,6 +219,14 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::ReplayMemoryFull,
             ErrorCode::Internal,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::RequestTimeout,
+            ErrorCode::Conflict,
+            ErrorCode::InviteExpired,
+            ErrorCode::InviteUsed,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::InvalidObject,
+            ErrorCode::PendingFull,
         ] {
             assert_eq!(
                 serde_json::to_string(&code).unwrap(),

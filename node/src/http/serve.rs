@@ -72,6 +72,8 @@ pub async fn serve_tls_on(
     let handle = Handle::new();
     let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
         .handle(handle.clone());
-    let task = tokio::spawn(server.serve(router.into_make_service()));
+    // Connect info gives the invite-token routes the client address for their rate limit.
+    let task =
+        tokio::spawn(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()));
     Ok(RunningServer { addr, handle, task })
 }

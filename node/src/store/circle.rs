@@ -83,6 +83,23 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     super::bundles::MIGRATION_BUNDLES,
     super::bundles::MIGRATION_SEARCH,
+    Migration {
+        version: 4,
+        name: "declassification allowances",
+        sql: "
+        -- Justified allowances of declassification findings (docs/declassification.md §3):
+        -- the exact flagged text the author allows in the public text of one report, why,
+        -- who allowed it and when. Subject: 'report:<report id>' or 'bundle:<bundle id>'.
+        CREATE TABLE declassify_allowances (
+            subject TEXT NOT NULL,
+            text TEXT NOT NULL,
+            because TEXT NOT NULL,
+            allowed_by TEXT NOT NULL,
+            allowed_at INTEGER NOT NULL,
+            PRIMARY KEY (subject, text)
+        ) STRICT;
+    ",
+    },
 ];
 
 /// A circle's SQLite store.

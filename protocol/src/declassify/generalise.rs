@@ -176,7 +176,18 @@ impl From<&OrgProfile> for GeneralisedProfile {
 
 impl fmt::Display for GeneralisedProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a {} company", self.industry)?;
+        // "a company" when even the industry is withheld; "an ecommerce company".
+        if self.industry == Industry::Other {
+            f.write_str("a company")?;
+        } else {
+            let name = self.industry.as_str();
+            let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            write!(f, "{article} {name} company")?;
+        }
         if let Some(size) = self.size_band {
             write!(f, " of {size} people")?;
         }

@@ -1,8 +1,8 @@
 //! Declassification rules: turn a circle report into a candidate public text and show exactly
 //! what would be published (docs/declassification.md is the reference; checks cite its §).
 //!
-//! This module is pure: it works on text and values. The node's
-//! `debrief declassify preview ID` composes it in four steps:
+//! This module is pure: it works on text and values. [`preview`] composes a whole report's
+//! preview (the node's `debrief declassify preview` calls it) in four steps:
 //!
 //! 1. **Fields** (on the `Report`, §1–§2): drop every field marked `secret` or `confidential`;
 //!    generalise `generalise` fields with [`quarter`], [`relative_minutes`], [`magnitude`],
@@ -44,8 +44,10 @@ mod diff;
 mod finding;
 mod generalise;
 mod markdown;
+mod report;
 mod scrub;
 mod terms;
+mod text;
 mod tld;
 
 pub use diff::{DIFF_CONTEXT_LINES, unified_diff};
@@ -54,7 +56,12 @@ pub use generalise::{
     DEFAULT_K, DurationBucket, GeneralisedProfile, Magnitude, generalise_profile, magnitude,
     quarter, relative_minutes,
 };
+pub use report::{
+    Dropped, Generalisation, LocatedAllowed, LocatedFinding, Preview, PreviewContext, Verdict,
+    preview,
+};
 pub use scrub::{Scan, ScrubConfig, ScrubConfigError, Scrubbed, Scrubber};
+pub use text::generalise_text;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -189,13 +189,20 @@ impl Scrubber {
             });
             // Allowing a URL allows the host and path parts the pattern detectors see in it,
             // but never a deny-list name inside it (declassification.md §3.2).
-            fresh.retain(|c| {
+            // Allowing a deny-list name allows the parts of it that match on their own
+            // ("Priya" inside an allowed "Priya Raman").
+            let is_listed = |k: FindingKind| {
                 matches!(
-                    c.kind,
+                    k,
                     FindingKind::Org | FindingKind::Term | FindingKind::Person
-                ) || !allowed_candidates
-                    .iter()
-                    .any(|(a, _)| a.start <= c.start && c.end <= a.end)
+                )
+            };
+            fresh.retain(|c| {
+                !allowed_candidates.iter().any(|(a, _)| {
+                    a.start <= c.start
+                        && c.end <= a.end
+                        && (!is_listed(c.kind) || is_listed(a.kind))
+                })
             });
             seen.extend(fresh.iter().map(|c| (c.start, c.end)));
             kept.append(&mut fresh);
