@@ -168,6 +168,61 @@ impl IncidentFacts {
     }
 }
 
+impl IncidentFacts {
+    /// The facts of a published report (public content, protocol.md §7.1): the year from the
+    /// quarter of `timeline.started`, delays from the `T+N min` of the later instants (minute
+    /// precision), the impact band from the magnitude in words, and no source (yearly-report.md
+    /// §5). A value that is missing, a marker or not in the generalised form counts as unknown.
+    pub fn from_public_content(content: &crate::publog::PublicContent) -> IncidentFacts {
+        IncidentFacts::from_public_facts(
+            content.severity,
+            content.significance,
+            &content.facts,
+            &content.factors,
+            &content.actions,
+        )
+    }
+
+    /// [`IncidentFacts::from_public_content`] on the content's parts.
+    pub fn from_public_facts(
+        severity: Severity,
+        significance: Significance,
+        facts: &BTreeMap<String, String>,
+        factors: &[crate::report::Factor],
+        actions: &[crate::report::Action],
+    ) -> IncidentFacts {
+        let get = |k: &str| facts.get(k).map(String::as_str);
+        let since = |k: &str| get(k).and_then(parse_relative_minutes);
+        let impact = match get("customer_impact.magnitude") {
+            Some(crate::report::MARKER_NA) => ImpactBand::None,
+            Some(words) => (0u8..=10)
+                .find(|m| {
+                    crate::declassify::Magnitude::Power(u32::from(*m)).words() == words
+                        || format!("10^{m}") == words
+                })
+                .map_or(ImpactBand::Unknown, |m| {
+                    ImpactBand::of_magnitude(&Field::Known(m))
+                }),
+            None => ImpactBand::Unknown,
+        };
+        IncidentFacts {
+            source: None,
+            year: get("timeline.started").and_then(parse_quarter_year),
+            severity,
+            significance,
+            factors: factors.iter().map(|f| (f.category, f.role)).collect(),
+            actions: actions
+                .iter()
+                .map(|a| (a.kind, a.pattern.known().copied()))
+                .collect(),
+            detection_delay: since("timeline.detected"),
+            recovery_delay: since("timeline.resolved").or_else(|| since("timeline.mitigated")),
+            impact,
+            data_loss: get("customer_impact.data_loss").and_then(|d| d.parse().ok()),
+        }
+    }
+}
+
 /// The year of a generalised date such as `2026-Q3` (declassification.md §2.1).
 pub fn parse_quarter_year(text: &str) -> Option<i32> {
     let (year, q) = text.split_once("-Q")?;

@@ -566,6 +566,64 @@ fn facts_from_a_report() {
 }
 
 #[test]
+fn facts_from_public_content() {
+    use crate::declassify::{Magnitude, quarter, relative_minutes};
+    let c = corpus::standard(5);
+    let r = &c[3].report;
+    let t = &r.timeline;
+    let start = *t.started.known().unwrap();
+    // What the declassification preview publishes for these fields (declassification.md §2).
+    let mut facts = BTreeMap::new();
+    facts.insert("timeline.started".to_owned(), quarter(start).unwrap());
+    for (k, f) in [
+        ("timeline.detected", &t.detected),
+        ("timeline.mitigated", &t.mitigated),
+        ("timeline.resolved", &t.resolved),
+    ] {
+        let v = f
+            .known()
+            .map_or("unknown".to_owned(), |at| relative_minutes(start, *at));
+        facts.insert(k.to_owned(), v);
+    }
+    let magnitude = match r.customer_impact.magnitude {
+        Field::Known(m) => Magnitude::Power(u32::from(m)).words(),
+        ref other => other.marker().unwrap().to_owned(),
+    };
+    facts.insert("customer_impact.magnitude".to_owned(), magnitude);
+    let loss = match r.customer_impact.data_loss {
+        Field::Known(d) => d.as_str().to_owned(),
+        ref other => other.marker().unwrap().to_owned(),
+    };
+    facts.insert("customer_impact.data_loss".to_owned(), loss);
+
+    let public = IncidentFacts::from_public_facts(
+        r.severity,
+        r.significance,
+        &facts,
+        &r.factors,
+        &r.actions,
+    );
+    let private = IncidentFacts::from_report(r, None);
+    // Same facts, except that delays lose their seconds.
+    let minutes = |d: Option<i64>| d.map(|s| s / 60 * 60);
+    assert_eq!(public.year, private.year);
+    assert_eq!(public.detection_delay, minutes(private.detection_delay));
+    assert_eq!(public.recovery_delay, minutes(private.recovery_delay));
+    assert_eq!(public.impact, private.impact);
+    assert_eq!(public.data_loss, private.data_loss);
+    assert_eq!(public.factors, private.factors);
+    assert_eq!(public.actions, private.actions);
+    assert_eq!(public.source, None);
+
+    let empty =
+        IncidentFacts::from_public_facts(r.severity, r.significance, &BTreeMap::new(), &[], &[]);
+    assert_eq!((empty.year, empty.impact), (None, ImpactBand::Unknown));
+    let na = BTreeMap::from([("customer_impact.magnitude".to_owned(), "n/a".to_owned())]);
+    let none = IncidentFacts::from_public_facts(r.severity, r.significance, &na, &[], &[]);
+    assert_eq!(none.impact, ImpactBand::None);
+}
+
+#[test]
 fn generalised_values_parse() {
     assert_eq!(parse_quarter_year("2026-Q3"), Some(2026));
     assert_eq!(parse_quarter_year("2026-Q5"), None);
