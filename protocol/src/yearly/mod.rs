@@ -431,10 +431,34 @@ pub struct Quantiles {
 pub struct DelayYear {
     /// How many reports give this delay.
     pub n: Cell,
-    /// Shown only for a large enough sample from enough companies.
+    /// Shown only for a large enough sample from enough companies. In JSON:
+    /// `{"state": "shown", "p25": …}` or `{"state": "suppressed", "why": …}`, like a [`Cell`].
+    #[serde(serialize_with = "quantiles_json")]
     pub quantiles: Result<Quantiles, Reason>,
     /// Histogram on the declassification duration buckets (a roughly logarithmic scale).
     pub buckets: Vec<(DurationBucket, Cell)>,
+}
+
+fn quantiles_json<S: serde::Serializer>(
+    q: &Result<Quantiles, Reason>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(None)?;
+    match q {
+        Ok(q) => {
+            map.serialize_entry("state", "shown")?;
+            map.serialize_entry("p25", &q.p25)?;
+            map.serialize_entry("p50", &q.p50)?;
+            map.serialize_entry("p75", &q.p75)?;
+            map.serialize_entry("p90", &q.p90)?;
+        }
+        Err(why) => {
+            map.serialize_entry("state", "suppressed")?;
+            map.serialize_entry("why", why)?;
+        }
+    }
+    map.end()
 }
 
 /// A delay as a distribution, this year and the year before.

@@ -624,6 +624,27 @@ fn facts_from_public_content() {
 }
 
 #[test]
+fn json_shape_of_cells_and_quantiles() {
+    let r = aggregate_facts(&hand_corpus(), 2026, SuppressionRules::CIRCLE);
+    let v = serde_json::to_value(&r).unwrap();
+    let det = &v["delays"][0];
+    assert_eq!(det["id"], "detection-delay");
+    assert_eq!(
+        det["current"]["quantiles"],
+        serde_json::json!({"state": "shown", "p25": 600, "p50": 1200, "p75": 1800, "p90": 2160})
+    );
+    assert_eq!(
+        det["previous"]["quantiles"],
+        serde_json::json!({"state": "suppressed", "why": {"reason": "few-reports", "min": 5}})
+    );
+    assert_eq!(
+        v["reports"]["current"],
+        serde_json::json!({"state": "shown", "count": 40, "percent_tenths": null})
+    );
+    assert_eq!(det["current"]["buckets"][1][0], "5–30 min");
+}
+
+#[test]
 fn generalised_values_parse() {
     assert_eq!(parse_quarter_year("2026-Q3"), Some(2026));
     assert_eq!(parse_quarter_year("2026-Q5"), None);
