@@ -11,7 +11,7 @@ use debrief_protocol::ids::{EnvelopeId, MemberId};
 use debrief_protocol::roster::{
     EventBody, EventObservation, ForkProof, ForkStatus, Invite, InviteToken, JoinRequest,
     LoggedEvent, Member, MemberChange, MemberRequest, QuorumAction, QuorumProposal, Roster,
-    RosterError, TipStatement, Vouch, cosign as add_cosignature,
+    RosterError, Vouch, cosign as add_cosignature,
 };
 use debrief_protocol::{Sha256Digest, Timestamp};
 use rand::RngCore;
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::node::{Circle, NodeError};
 use crate::store::StoreError;
+use crate::store::bundles::author_tip;
 use crate::store::circle::{PendingKind, RosterImportError};
 
 /// How long a member request or quorum proposal stays valid by default.
@@ -637,6 +638,13 @@ pub fn request_change(
     now: Timestamp,
 ) -> Result<Submitted, CircleOpError> {
     require_member(&circle.roster, my_id)?;
+    // protocol.md §2.9: leaving retires our key at our real chain tip.
+    let change = match change {
+        MemberChange::Leave { .. } => MemberChange::Leave {
+            chain_tip: author_tip(circle.store.conn(), my_id)?,
+        },
+        other => other,
+    };
     let request = circle.roster.member_request(
         my_id,
         change,
@@ -781,11 +789,10 @@ pub fn submit_rotation(
     now: Timestamp,
 ) -> Result<Submitted, CircleOpError> {
     require_member(&circle.roster, my_id)?;
-    // No author chain links are stored in a circle yet (the bundle store comes later), so the
-    // old key signed nothing on the chain: its tip is empty (protocol.md §2.9).
+    // protocol.md §2.9: the old key is retired at our chain tip as this store holds it.
     let change = MemberChange::RotateSigningKey {
         new_key: new_key.public_key(),
-        chain_tip: TipStatement::EMPTY,
+        chain_tip: author_tip(circle.store.conn(), my_id)?,
     };
     let request = circle.roster.member_request(
         my_id,
@@ -985,12 +992,13 @@ pub fn apply_proposal(
     if !fork_resolving {
         require_sequencer(&circle.roster, my_id)?;
     }
-    // No author chain links are stored yet, so a removed or replaced member's tip is empty
-    // (protocol.md §2.9).
-    let body = match proposal.action {
-        QuorumAction::Remove { .. } => EventBody::Remove {
+    // protocol.md §2.9: the sequencer records the member's tip as this store holds it (the
+    // highest seq with every link below it held): nothing past it is accepted afterwards.
+    let tip_of = |m: &MemberId| author_tip(circle.store.conn(), m);
+    let body = match &proposal.action {
+        QuorumAction::Remove { member, .. } => EventBody::Remove {
             proposal: env.clone(),
-            chain_tip: TipStatement::EMPTY,
+            chain_tip: tip_of(member)?,
         },
         QuorumAction::SetRole { .. } => EventBody::SetRole {
             proposal: env.clone(),
@@ -1001,9 +1009,9 @@ pub fn apply_proposal(
         QuorumAction::SetSequencer { .. } => EventBody::SetSequencer {
             proposal: env.clone(),
         },
-        QuorumAction::ReplaceKeys { .. } => EventBody::ReplaceKeys {
+        QuorumAction::ReplaceKeys { member, .. } => EventBody::ReplaceKeys {
             proposal: env.clone(),
-            chain_tip: TipStatement::EMPTY,
+            chain_tip: tip_of(member)?,
             vouches: vouches.to_vec(),
         },
     };

@@ -15,7 +15,11 @@ use debrief_protocol::declassify::{
     ScrubConfigError, Scrubber,
 };
 use debrief_protocol::profile::OrgProfile;
-use debrief_protocol::report::Report;
+use std::collections::BTreeMap;
+
+use debrief_protocol::ids::EnvelopeId;
+use debrief_protocol::publog::PublicContent;
+use debrief_protocol::report::{Action, DisclosureClass, Factor, Report, Section};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +71,8 @@ pub enum DeclassifyError {
          copy the flagged text exactly as the preview shows it"
     )]
     AllowsNothing { text: String },
+    #[error("this report cannot be published as it stands: {0}")]
+    NotPublishable(String),
 }
 
 /// The allowances recorded for `subject`, oldest first.
@@ -139,6 +145,29 @@ pub fn preview_report(
     new_allowances: &[Allowance],
     now: Timestamp,
 ) -> Result<Preview, DeclassifyError> {
+    Ok(preview_with(
+        report,
+        subject,
+        circle,
+        identity,
+        config,
+        new_allowances,
+        now,
+    )?
+    .0)
+}
+
+/// [`preview_report`], also returning the scrubber and every allowance it applied, so the
+/// public content can be built from exactly the same inputs.
+fn preview_with(
+    report: &Report,
+    subject: &Subject,
+    circle: &mut Circle,
+    identity: &Identity,
+    config: &NodeConfig,
+    new_allowances: &[Allowance],
+    now: Timestamp,
+) -> Result<(Preview, Scrubber, Vec<Allowance>), DeclassifyError> {
     let scrubber = Scrubber::new(&scrub_config(circle, config))?;
     let profiles = member_profiles(circle, identity);
     let ctx = PreviewContext {
@@ -179,5 +208,244 @@ pub fn preview_report(
         }
         tx.commit().map_err(StoreError::from)?;
     }
-    Ok(preview)
+    Ok((preview, scrubber, all))
+}
+
+/// A report's candidate for publication: the preview reviewers read and the public content
+/// (protocol.md §7.1) built from the same scrubber and allowances.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub preview: Preview,
+    pub content: PublicContent,
+    /// Every allowance applied (reviewers and cosigners see them with their reasons).
+    pub allowances: Vec<Allowance>,
+}
+
+/// The fields of the preview's public rendering that become `facts` of the public content
+/// (title, kind, severity, significance and the company have fields of their own; the author's
+/// report id is never published).
+const FACT_FIELDS: &[&str] = &[
+    "industry",
+    "services",
+    "source_org",
+    "source_url",
+    "timeline.started",
+    "timeline.detected",
+    "timeline.mitigated",
+    "timeline.resolved",
+    "customer_impact.who",
+    "customer_impact.magnitude",
+    "customer_impact.saw",
+    "customer_impact.duration_minutes",
+    "customer_impact.data_loss",
+];
+
+/// Builds the preview and the public content of `report` for `circle` (docs/declassification.md
+/// "Review, approvals and publishing on a node"). `slug` names it in the public log; `None`
+/// derives one from the public title.
+pub fn candidate(
+    report: &Report,
+    subject: &Subject,
+    circle: &mut Circle,
+    identity: &Identity,
+    config: &NodeConfig,
+    slug: Option<&str>,
+    now: Timestamp,
+) -> Result<Candidate, DeclassifyError> {
+    let (preview, scrubber, allowances) =
+        preview_with(report, subject, circle, identity, config, &[], now)?;
+    let content = public_content(
+        report,
+        &preview,
+        &scrubber,
+        &allowances,
+        circle.roster.circle_id(),
+        slug,
+    )?;
+    Ok(Candidate {
+        preview,
+        content,
+        allowances,
+    })
+}
+
+/// The public content (protocol.md §7.1) of `report`: every published text scrubbed with
+/// `scrubber` and `allowances` (and generalised where its class says so), secret and
+/// confidential fields left out, generalised facts exactly as the preview's public side shows
+/// them, and the company as the quasi-identifier rule left it.
+pub fn public_content(
+    report: &Report,
+    preview: &Preview,
+    scrubber: &Scrubber,
+    allowances: &[Allowance],
+    circle: EnvelopeId,
+    slug: Option<&str>,
+) -> Result<PublicContent, DeclassifyError> {
+    let start = report.timeline.started.known().copied();
+    let text = |path: &str, t: &str| -> Option<String> {
+        match report.disclosure_of(path) {
+            DisclosureClass::Secret | DisclosureClass::Confidential => None,
+            DisclosureClass::Public => Some(scrubber.scrub_allowing(t, allowances).text),
+            DisclosureClass::Generalise => Some(
+                declassify::generalise_text(&scrubber.scrub_allowing(t, allowances).text, start).0,
+            ),
+        }
+    };
+    for path in ["severity", "significance", "kind"] {
+        if matches!(
+            report.disclosure_of(path),
+            DisclosureClass::Secret | DisclosureClass::Confidential
+        ) {
+            return Err(DeclassifyError::NotPublishable(format!(
+                "`{path}` is marked {} but every public report states it; mark it public",
+                report.disclosure_of(path)
+            )));
+        }
+    }
+    let title = text("title", &report.title).unwrap_or_else(|| "Incident report".to_owned());
+    // The facts are read back from the preview's public side, so they are byte for byte what
+    // the author and reviewers saw there.
+    let mut facts = BTreeMap::new();
+    for line in preview.public.lines() {
+        if line.starts_with("## ") {
+            break;
+        }
+        if let Some((key, value)) = line.strip_prefix("- ").and_then(|l| l.split_once(": "))
+            && FACT_FIELDS.contains(&key)
+        {
+            facts.insert(key.to_owned(), value.to_owned());
+        }
+    }
+    let factors = report
+        .factors
+        .iter()
+        .filter_map(|f| {
+            let description = text(&format!("factors.{}", f.id), &f.description)?;
+            Some(Factor {
+                description,
+                ..f.clone()
+            })
+        })
+        .collect();
+    let actions = report
+        .actions
+        .iter()
+        .filter_map(|a| {
+            let path = format!("actions.{}", a.id);
+            let description = text(&path, &a.description)?;
+            let owner_role = text(&path, &a.owner_role)?;
+            Some(Action {
+                description,
+                owner_role,
+                ..a.clone()
+            })
+        })
+        .collect();
+    let sections = report
+        .sections
+        .iter()
+        .filter_map(|s| {
+            let t = text(&format!("sections.{}", s.name.slug()), &s.text)?;
+            Some(Section {
+                name: s.name,
+                text: t,
+            })
+        })
+        .collect();
+    let slug = match slug {
+        Some(s) => s.to_owned(),
+        None => slug_of(&title),
+    };
+    let content = PublicContent {
+        circle,
+        slug,
+        kind: report.kind,
+        title,
+        severity: report.severity,
+        significance: report.significance,
+        profile: preview.company,
+        facts,
+        factors,
+        actions,
+        sections,
+    };
+    content
+        .check()
+        .map_err(|e| DeclassifyError::NotPublishable(e.to_string()))?;
+    Ok(content)
+}
+
+/// A slug from the public title: lowercase letters and digits, other runs as one `-`, at most
+/// 48 characters, cut at a word boundary.
+pub fn slug_of(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.len() > 48 {
+        match out.rfind('-') {
+            Some(i) => out.truncate(i),
+            None => out.truncate(48),
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.len() < 3 {
+        format!("report-{out}x")
+    } else {
+        out
+    }
+}
+
+/// Scans every text of a public content again (declassification.md §3): what a cosigner runs
+/// before signing. Returns the remaining findings as (field, matched text, reason).
+pub fn rescan(
+    content: &PublicContent,
+    scrubber: &Scrubber,
+    allowances: &[Allowance],
+) -> Vec<(String, String, String)> {
+    let mut texts: Vec<(String, &str)> = vec![("title".into(), content.title.as_str())];
+    for (k, v) in &content.facts {
+        texts.push((format!("facts.{k}"), v.as_str()));
+    }
+    for f in &content.factors {
+        texts.push((format!("factors.{}", f.id), f.description.as_str()));
+    }
+    for a in &content.actions {
+        texts.push((format!("actions.{}", a.id), a.description.as_str()));
+        texts.push((
+            format!("actions.{}.owner_role", a.id),
+            a.owner_role.as_str(),
+        ));
+    }
+    for s in &content.sections {
+        texts.push((format!("sections.{}", s.name.slug()), s.text.as_str()));
+    }
+    let mut out = Vec::new();
+    for (field, t) in texts {
+        for f in scrubber.scan_allowing(t, allowances).findings {
+            let reason = f.reason().to_owned();
+            out.push((field.clone(), f.matched, reason));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug_of;
+
+    #[test]
+    fn slugs_from_public_titles() {
+        assert_eq!(
+            slug_of("Global edge outage after a [host] rule exhausted CPU"),
+            "global-edge-outage-after-a-host-rule-exhausted"
+        );
+        assert_eq!(slug_of("DNS: 503s!"), "dns-503s");
+        assert_eq!(slug_of("?!"), "report-x");
+        assert!(slug_of(&"a".repeat(80)).len() <= 48);
+    }
 }

@@ -9,6 +9,7 @@ pub mod declassify;
 pub mod home;
 pub mod http;
 pub mod node;
+pub mod publish;
 pub mod search;
 pub mod server;
 pub mod sharing;

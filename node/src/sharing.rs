@@ -12,21 +12,23 @@
 //! [`CRASH_POINTS`], the process aborts there (as a power cut would stop it); unset, it is inert.
 
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 
 use debrief_protocol::bundle::{
-    self, Audience, BundleBody, BundleContent, BundleError, BundleHeader, BundleId, BundleKind,
-    BundleObject, ChainLink, SealRequest, TargetInfo, Tlp,
+    self, Audience, AuthorChain, BundleBody, BundleContent, BundleError, BundleHeader, BundleId,
+    BundleKind, BundleObject, ChainError, ChainLink, EquivocationProof, SealRequest, TargetInfo,
+    Tlp,
 };
 use debrief_protocol::canonical;
 use debrief_protocol::membership::RosterHistory;
 use debrief_protocol::report::{self, Field, Report, SectionName};
-use debrief_protocol::{Envelope, EnvelopeId, MemberId, Signer, Timestamp};
+use debrief_protocol::{Envelope, EnvelopeId, MemberId, Signer, Timestamp, Verified};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::node::Circle;
 use crate::store::StoreError;
-use crate::store::bundles::quarantine_insert;
+use crate::store::bundles::{self, equivocation_insert, quarantine_insert};
 use crate::store::circle::next_ingest_seq;
 
 /// Named points where `DEBRIEF_CRASH_POINT` aborts the process (crash tests).
@@ -143,6 +145,9 @@ pub fn accept_bundle(
     {
         bundle::check_target(&h, &info, &circle.roster)?;
     }
+    if held.is_none() {
+        check_chain(circle, checked.link(), now)?;
+    }
     let tx = circle.store.transaction()?;
     if held.is_none() {
         insert_link(&tx, &link_id, &link, checked.link().envelope(), now)?;
@@ -227,62 +232,8 @@ fn insert_link(
     env: &Envelope,
     now: Timestamp,
 ) -> Result<(), SharingError> {
-    let other: Option<String> = tx
-        .query_row(
-            "SELECT link_id FROM links WHERE author = ?1 AND author_seq = ?2",
-            params![link.author.as_str(), link.author_seq as i64],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(other) = other
-        && other != link_id.to_hex()
-    {
-        // protocol.md §3.28 (same-seq): two links for one (author, seq) is equivocation; keep the first.
-        return Err(SharingError::Refused(format!(
-            "chain link equivocation: author {} already has link {other} at seq {}",
-            link.author, link.author_seq
-        )));
-    }
-    // protocol.md §3.28 (broken-prev, reordered): the link must fit the neighbours we hold.
-    let seq = link.author_seq as i64;
-    let link_at = |s: i64| -> Result<Option<(String, Option<String>)>, rusqlite::Error> {
-        tx.query_row(
-            "SELECT link_id, prev_link FROM links WHERE author = ?1 AND author_seq = ?2",
-            params![link.author.as_str(), s],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-    };
-    let broken = |what: &str| {
-        Err(SharingError::Refused(format!(
-            "chain link equivocation ({what}): author {}'s link at seq {} does not fit the chain \
-             this node holds",
-            link.author, link.author_seq
-        )))
-    };
-    if seq > 1
-        && let Some((below, _)) = link_at(seq - 1)?
-        && link.prev.map(|p| p.to_hex()) != Some(below)
-    {
-        return broken("broken-prev");
-    }
-    if let Some((_, above_prev)) = link_at(seq + 1)?
-        && above_prev != Some(link_id.to_hex())
-    {
-        return broken("broken-prev");
-    }
-    if let Some(prev) = link.prev {
-        let prev_seq: Option<i64> = tx
-            .query_row(
-                "SELECT author_seq FROM links WHERE link_id = ?1",
-                [prev.to_hex()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if prev_seq.is_some_and(|p| p != seq - 1) {
-            return broken("reordered");
-        }
-    }
+    // protocol.md §3.28: `check_chain` ran first; the UNIQUE (author, author_seq) constraint
+    // is the backstop should two writers race.
     let ingest = next_ingest_seq(tx)?;
     tx.execute(
         "INSERT INTO links (link_id, author, author_seq, prev_link, header_id, audience, envelope,
@@ -303,6 +254,143 @@ fn insert_link(
         ],
     )?;
     Ok(())
+}
+
+/// protocol.md §3.28: a new link must fit its author's chain as this node holds it. The held
+/// links that could contradict it (the seqs either side, the one it names as previous, the one
+/// that names it) are verified again and put in an [`AuthorChain`] with it. A contradiction is
+/// stored as an equivocation proof (both links, exactly as signed) in its own transaction, and
+/// the bundle is refused; the first link stays the one this node holds.
+fn check_chain(
+    circle: &mut Circle,
+    link: &Verified<ChainLink>,
+    now: Timestamp,
+) -> Result<(), SharingError> {
+    let l = link.value();
+    let seq = i64::try_from(l.author_seq)
+        .map_err(|_| SharingError::Refused(format!("author seq {} is too large", l.author_seq)))?;
+    let neighbours: Vec<Vec<u8>> = circle
+        .store
+        .conn()
+        .prepare_cached(
+            "SELECT envelope FROM links WHERE author = ?1
+             AND (author_seq BETWEEN ?2 - 1 AND ?2 + 1 OR link_id = ?3 OR prev_link = ?4)
+             ORDER BY author_seq",
+        )?
+        .query_map(
+            params![
+                l.author.as_str(),
+                seq,
+                l.prev.map(|p| p.to_hex()),
+                link.id().to_hex()
+            ],
+            |r| r.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    let mut chain = AuthorChain::new(l.author.clone());
+    for bytes in neighbours {
+        let env = Envelope::from_json(&bytes)
+            .map_err(|e| StoreError::Invalid(format!("stored link: {e}")))?;
+        // Verified when stored; one that no longer verifies (a key retired since, below its
+        // tip) cannot be half of a proof anyone else could check, so it is left out.
+        if let Ok(v) = bundle::verify_link(&env, &circle.roster) {
+            let _ = chain.insert(v);
+        }
+    }
+    let proof = match chain.insert(link.clone()) {
+        Ok(_) => return Ok(()),
+        Err(ChainError::Equivocation(proof)) => proof,
+        Err(e) => return Err(SharingError::Refused(e.to_string())),
+    };
+    let (author, at) = proof.verify(&circle.roster)?;
+    let tx = circle.store.transaction()?;
+    equivocation_insert(&tx, &author, at, &proof, now.unix())?;
+    tx.commit()?;
+    Err(SharingError::Refused(match proof.as_ref() {
+        EquivocationProof::SameSeq { first, .. } => format!(
+            "chain link equivocation (same-seq): author {author} already has link {} at seq \
+             {at}; the proof is stored (`debrief chains`)",
+            first.id()
+        ),
+        EquivocationProof::BrokenPrev { .. } | EquivocationProof::Reordered { .. } => {
+            let form = if matches!(proof.as_ref(), EquivocationProof::BrokenPrev { .. }) {
+                "broken-prev"
+            } else {
+                "reordered"
+            };
+            format!(
+                "chain link equivocation ({form}): author {author}'s link at seq {} does not \
+                 fit the chain this node holds; the proof is stored (`debrief chains`)",
+                l.author_seq
+            )
+        }
+    }))
+}
+
+/// Every run of author seqs missing below an author's highest held link (protocol.md §3.28),
+/// per author: what sync asks peers for.
+pub fn chain_gaps(circle: &Circle) -> Result<Vec<(MemberId, RangeInclusive<u64>)>, SharingError> {
+    Ok(bundles::chain_gaps(circle.store.conn())?)
+}
+
+/// One author's chain as this node holds it (`debrief chains`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainSummary {
+    pub author: String,
+    pub org: String,
+    pub links: u64,
+    pub highest: u64,
+    /// The author's tip here: every link up to it is held (protocol.md §2.9).
+    pub contiguous_to: u64,
+    pub gaps: Vec<(u64, u64)>,
+    /// Equivocation proofs held against this author: (form, seq).
+    pub equivocations: Vec<(String, u64)>,
+}
+
+/// Every author's chain: links held, gaps and stored equivocation proofs.
+pub fn chains(circle: &Circle) -> Result<Vec<ChainSummary>, SharingError> {
+    let conn = circle.store.conn();
+    let rows: Vec<(String, i64, i64)> = conn
+        .prepare(
+            "SELECT author, count(*), max(author_seq) FROM links GROUP BY author ORDER BY author",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let gaps = bundles::chain_gaps(conn)?;
+    let proofs = bundles::equivocations(conn)?;
+    let mut authors: BTreeSet<String> = rows.iter().map(|r| r.0.clone()).collect();
+    authors.extend(proofs.iter().map(|p| p.author.to_string()));
+    let mut out = Vec::new();
+    for author in authors {
+        let id: MemberId = author
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("stored author {author:?}: {e}")))?;
+        let (links, highest) = rows
+            .iter()
+            .find(|r| r.0 == author)
+            .map_or((0, 0), |r| (r.1 as u64, r.2 as u64));
+        out.push(ChainSummary {
+            org: circle
+                .roster
+                .member(&id)
+                .map_or_else(|| "(former member)".to_owned(), |m| m.org.clone()),
+            links,
+            highest,
+            contiguous_to: bundles::author_tip(conn, &id)?.seq,
+            gaps: gaps
+                .iter()
+                .filter(|(a, _)| a == &id)
+                .map(|(_, r)| (*r.start(), *r.end()))
+                .collect(),
+            equivocations: proofs
+                .iter()
+                .filter(|p| p.author == id)
+                .map(|p| (p.form.to_owned(), p.author_seq))
+                .collect(),
+            author,
+        });
+    }
+    Ok(out)
 }
 
 fn insert_plaintext(
@@ -385,10 +473,13 @@ pub fn stored_header(
 fn refresh_lineage(tx: &Transaction<'_>, bundle_id: &str) -> Result<(), SharingError> {
     // Versions we can read, lowest first; the author of the lowest is the lineage's author.
     let mut stmt = tx.prepare(
+        // A reshare carries the same version as its target; for one version the report or
+        // revision itself sorts last, so it is preferred when both are readable here.
         "SELECT b.header_id, b.version, b.author, b.tlp, b.created_at, p.body
          FROM bundles b JOIN plaintext p ON p.header_id = b.header_id
-         WHERE b.bundle_id = ?1 AND b.kind IN ('report', 'revision') AND p.body_kind = 'report'
-         ORDER BY b.version, b.created_at",
+         WHERE b.bundle_id = ?1 AND b.kind IN ('report', 'revision', 'reshare')
+             AND p.body_kind = 'report'
+         ORDER BY b.version, b.kind != 'reshare', b.created_at",
     )?;
     let rows: Vec<(String, i64, String, String, i64, String)> = stmt
         .query_map([bundle_id], |r| {
@@ -989,6 +1080,211 @@ pub fn retract(
     )
 }
 
+/// The outcome of [`reshare`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Reshared {
+    #[serde(flatten)]
+    pub shared: Shared,
+    /// Members who can read this version now and could not before: (member id, org name).
+    pub new_readers: Vec<(String, String)>,
+}
+
+/// Sends the latest version of our own report again, unchanged, to members who could not read
+/// it (protocol.md §3.16, §3.26: a `reshare` keeps the target's bundle id, version and TLP; only
+/// its author may send one). A circle-wide report goes to every current member, so every
+/// member admitted since it was shared can read it; a RED one goes to the `to` members only.
+/// `to` must name at least one current member who cannot read the version yet.
+pub fn reshare(
+    circle: &mut Circle,
+    me: &MemberId,
+    signer: &dyn Signer,
+    identities: &[age::x25519::Identity],
+    bundle_id: &str,
+    to: &[MemberId],
+    now: Timestamp,
+) -> Result<Reshared, SharingError> {
+    let (target, h) = latest_version(circle, bundle_id)?;
+    if &h.author != me {
+        return Err(SharingError::Refused(format!(
+            "only the author of a report may reshare it (protocol.md §3.26); {bundle_id} is by {}",
+            h.author
+        )));
+    }
+    if retracted(circle, bundle_id)? {
+        return Err(SharingError::Refused(format!(
+            "{bundle_id} was retracted; a retracted report is not sent again"
+        )));
+    }
+    if to.is_empty() {
+        return Err(SharingError::Refused(
+            "name the members to reshare to (--to MEMBER)".into(),
+        ));
+    }
+    let body: Option<String> = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT body FROM plaintext WHERE header_id = ?1 AND body_kind = 'report'",
+            [target.to_hex()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let body = body.ok_or_else(|| {
+        SharingError::Refused(format!(
+            "the content of version {} of {bundle_id} is not held here; run `debrief reindex`",
+            h.version
+        ))
+    })?;
+    let body: serde_json::Value = serde_json::from_str(&body)
+        .map_err(|e| StoreError::Invalid(format!("stored report: {e}")))?;
+    // Who can read this version already: the recipients of it and of every reshare of it.
+    let mut readers: BTreeSet<MemberId> = BTreeSet::new();
+    let mut stmt = circle.store.conn().prepare(
+        "SELECT recipients FROM bundles WHERE bundle_id = ?1 AND version = ?2
+         AND kind IN ('report', 'revision', 'reshare')",
+    )?;
+    for row in stmt.query_map(params![bundle_id, h.version as i64], |r| {
+        r.get::<_, String>(0)
+    })? {
+        let members: Vec<MemberId> = serde_json::from_str(&row?)
+            .map_err(|e| StoreError::Invalid(format!("stored recipients: {e}")))?;
+        readers.extend(members);
+    }
+    drop(stmt);
+    let (head, _) = circle.roster.head();
+    for m in to {
+        if circle.roster.member_at(head, m).is_none() {
+            return Err(SharingError::Refused(format!(
+                "{m} is not a current member of the circle"
+            )));
+        }
+        if readers.contains(m) {
+            return Err(SharingError::Refused(format!(
+                "{} ({m}) can already read version {} of {bundle_id}",
+                circle
+                    .roster
+                    .member(m)
+                    .map_or_else(|| "?".to_owned(), |x| x.org.clone()),
+                h.version
+            )));
+        }
+    }
+    let named = if h.tlp == Tlp::Red {
+        to.to_vec()
+    } else {
+        Vec::new()
+    };
+    let shared = share(
+        circle,
+        me,
+        signer,
+        identities,
+        ShareRequest {
+            kind: BundleKind::Reshare,
+            target: Some(target),
+            tlp: h.tlp,
+            named,
+            body: BundleBody::Report(body),
+            bundle_id: h.bundle,
+        },
+        now,
+    )?;
+    let new_readers = shared
+        .recipients
+        .iter()
+        .filter(|(id, _)| !readers.iter().any(|r| r.as_str() == id))
+        .cloned()
+        .collect();
+    Ok(Reshared {
+        shared,
+        new_readers,
+    })
+}
+
+/// The newest version of a lineage this member can read: the report or revision itself, or a
+/// reshare of it sent to us later (header id, header).
+pub fn readable_version(
+    circle: &Circle,
+    bundle_id: &str,
+) -> Result<Option<(EnvelopeId, BundleHeader)>, SharingError> {
+    let id: Option<String> = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT header_id FROM bundles WHERE bundle_id = ?1 AND readable = 1
+             AND kind IN ('report', 'revision', 'reshare')
+             ORDER BY version DESC, kind != 'reshare' DESC LIMIT 1",
+            [bundle_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    let id: EnvelopeId = id
+        .parse()
+        .map_err(|e| StoreError::Invalid(format!("stored header id: {e}")))?;
+    Ok(stored_header(circle, &id)?.map(|h| (id, h)))
+}
+
+/// One comment of a thread, as [`comment_thread`] returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadComment {
+    /// 0 for a comment on the report, 1 for a reply to such a comment, and so on.
+    pub depth: usize,
+    /// The comment's own bundle id (replies target it).
+    pub bundle: String,
+    pub author: String,
+    pub created_at: i64,
+    /// The text, when this member is among the comment's recipients.
+    pub text: Option<String>,
+}
+
+/// Deepest reply level [`comment_thread`] follows; deeper replies are not shown.
+const MAX_THREAD_DEPTH: usize = 32;
+
+/// The comments on `target_bundle`, depth first, oldest first at each level.
+pub fn comment_thread(
+    circle: &Circle,
+    target_bundle: &str,
+) -> Result<Vec<ThreadComment>, SharingError> {
+    let mut out = Vec::new();
+    thread_into(circle, target_bundle, 0, &mut out)?;
+    Ok(out)
+}
+
+fn thread_into(
+    circle: &Circle,
+    target_bundle: &str,
+    depth: usize,
+    out: &mut Vec<ThreadComment>,
+) -> Result<(), SharingError> {
+    if depth > MAX_THREAD_DEPTH {
+        return Ok(());
+    }
+    let rows: Vec<(String, String, String, i64)> = circle
+        .store
+        .conn()
+        .prepare(
+            "SELECT header_id, bundle_id, author, created_at FROM bundles
+             WHERE kind = 'comment' AND target_bundle = ?1 ORDER BY created_at, header_id",
+        )?
+        .query_map([target_bundle], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (header, bundle, author, created_at) in rows {
+        let text = text_body(circle, &header)?;
+        out.push(ThreadComment {
+            depth,
+            bundle: bundle.clone(),
+            author,
+            created_at,
+            text,
+        });
+        thread_into(circle, &bundle, depth + 1, out)?;
+    }
+    Ok(())
+}
+
 /// Comments on a report (or on a comment): to the parent's audience (protocol.md §3.26, a subset
 /// of its recipients).
 pub fn comment(
@@ -1001,6 +1297,12 @@ pub fn comment(
     now: Timestamp,
 ) -> Result<Shared, SharingError> {
     let (target, h) = match latest_version(circle, bundle_id) {
+        // A version shared with us only by a reshare: comment on the reshare (§3.26 allows it).
+        Ok((_, h)) if !h.is_recipient(me) => {
+            readable_version(circle, bundle_id)?.ok_or_else(|| {
+                SharingError::Refused("you cannot comment on what you cannot read".into())
+            })?
+        }
         Ok(x) => x,
         Err(_) => {
             // A comment: its own (only) bundle.
@@ -1229,8 +1531,8 @@ pub enum ImportLine {
     },
 }
 
-/// Imports a JSON Lines file of bundle objects: each line is accepted, recognised as held, or
-/// quarantined with its reason; one bad line never stops the others.
+/// Imports a JSON Lines file of bundle objects held in memory; see [`import_stream`], which
+/// callers reading a file should use instead (it never holds more than one line).
 pub fn import_objects(
     circle: &mut Circle,
     me: &MemberId,
@@ -1240,14 +1542,81 @@ pub fn import_objects(
     now: Timestamp,
 ) -> Result<Vec<ImportLine>, SharingError> {
     let mut out = Vec::new();
-    for (i, line) in data.split(|b| *b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+    import_stream(circle, me, identities, data, source, now, |l| out.push(l))?;
+    Ok(out)
+}
+
+/// The longest line [`import_stream`] reads whole: no valid bundle object is longer.
+pub const MAX_IMPORT_LINE_BYTES: usize = bundle::MAX_BUNDLE_OBJECT_BYTES;
+
+/// Imports JSON Lines of bundle objects from `reader`, one line at a time: each line is accepted,
+/// recognised as held, deferred or quarantined, and its outcome handed to `on_line`; one bad line
+/// never stops the others. Memory stays bounded by one line (at most [`MAX_IMPORT_LINE_BYTES`];
+/// a longer line is quarantined by its first bytes and skipped), so an export of any length
+/// imports in constant memory (docs/benchmarks.md, "memory"). Returns how many lines were read.
+pub fn import_stream<R: std::io::BufRead>(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    mut reader: R,
+    source: &str,
+    now: Timestamp,
+    mut on_line: impl FnMut(ImportLine),
+) -> Result<usize, SharingError> {
+    use std::io::{BufRead as _, Read as _};
+    let read_err = |e: std::io::Error| SharingError::Refused(format!("cannot read {source}: {e}"));
+    let mut line = Vec::new();
+    let mut line_no = 0;
+    loop {
+        line.clear();
+        let limit = MAX_IMPORT_LINE_BYTES as u64 + 1;
+        let n = reader
+            .by_ref()
+            .take(limit)
+            .read_until(b'\n', &mut line)
+            .map_err(read_err)?;
+        if n == 0 {
+            return Ok(line_no);
+        }
+        line_no += 1;
+        let overlong = line.last() != Some(&b'\n') && line.len() > MAX_IMPORT_LINE_BYTES;
+        if overlong {
+            // Skip the rest of the line without holding it.
+            loop {
+                let buf = reader.fill_buf().map_err(read_err)?;
+                if buf.is_empty() {
+                    break;
+                }
+                match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        reader.consume(i + 1);
+                        break;
+                    }
+                    None => {
+                        let len = buf.len();
+                        reader.consume(len);
+                    }
+                }
+            }
+            let reason = format!(
+                "line longer than {MAX_IMPORT_LINE_BYTES} bytes, more than any bundle object; \
+                 its first bytes are kept"
+            );
+            let key = quarantine(circle, &line, &reason, &format!("{source}:{line_no}"), now)?;
+            on_line(ImportLine::Quarantined {
+                line: line_no,
+                key,
+                reason,
+            });
+            continue;
+        }
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        let trimmed = body.strip_suffix(b"\r").unwrap_or(body);
         if trimmed.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match accept_bundle(circle, me, identities, trimmed, now) {
-            Ok(a) => out.push(ImportLine::Accepted {
+            Ok(a) => on_line(ImportLine::Accepted {
                 line: line_no,
                 accepted: a,
             }),
@@ -1255,7 +1624,7 @@ pub fn import_objects(
             // protocol.md §3.4: not a bad bundle, only one from a roster we have not reached
             // yet; it is not quarantined and is accepted once the roster is synced.
             Err(SharingError::Rejected(e @ BundleError::RosterBehind { .. })) => {
-                out.push(ImportLine::Deferred {
+                on_line(ImportLine::Deferred {
                     line: line_no,
                     reason: e.to_string(),
                 });
@@ -1269,7 +1638,7 @@ pub fn import_objects(
                     &format!("{source}:{line_no}"),
                     now,
                 )?;
-                out.push(ImportLine::Quarantined {
+                on_line(ImportLine::Quarantined {
                     line: line_no,
                     key,
                     reason,
@@ -1277,7 +1646,6 @@ pub fn import_objects(
             }
         }
     }
-    Ok(out)
 }
 
 /// One feed entry for a peer: a bundle header it may see, with its ingest cursor.

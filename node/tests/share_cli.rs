@@ -444,6 +444,7 @@ fn share_names_members_admitted_since_the_previous_share() {
         card: nd.signed_card(t).unwrap(),
         charter_sha256: circle.roster.charter_sha256(),
         invite_token: token.to_hex(),
+        rotations: Vec::new(),
     }
     .sign(nd.identity())
     .unwrap();

@@ -11,6 +11,7 @@ mod config;
 mod declassify;
 mod id;
 mod init;
+mod publish;
 mod report;
 mod serve;
 mod share;
@@ -58,6 +59,8 @@ pub enum Command {
     Declassify(declassify::DeclassifyCommand),
     /// Serve peers over HTTPS (and /healthz, /metrics on the admin address) until SIGINT/SIGTERM.
     Serve(serve::ServeArgs),
+    /// The circle's public log: propose, cosign, correct and retract publications.
+    Publish(publish::PublishArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -89,5 +92,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             declassify::run(cli.home.as_deref(), cli.circle.as_deref(), cmd)
         }
         Command::Serve(args) => serve::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
+        Command::Publish(args) => publish::run(cli.home.as_deref(), cli.circle.as_deref(), args),
     }
 }

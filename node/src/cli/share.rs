@@ -1,5 +1,6 @@
 //! Sharing commands: `share`, `list`, `read`, `quarantine`, `export`, `import`, `reindex`,
-//! `search`, `revise`, `retract`, `comment`, `actions`, `stats` (docs/search.md). Thin: the work
+//! `search`, `revise`, `retract`, `comment`, `actions`, `stats` (docs/search.md), `reshare`,
+//! `chains`. Thin: the work
 //! is in [`crate::sharing`] and [`crate::search`].
 
 use std::io::Write as _;
@@ -168,6 +169,18 @@ pub enum ShareCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send your own report again, unchanged, to members who cannot read it yet (e.g. members
+    /// admitted after you shared it). A circle-wide report goes to every current member; a RED
+    /// one to the named members.
+    Reshare {
+        /// Bundle id (or unique prefix).
+        id: String,
+        /// A member (id, id prefix or org name) who should be able to read it. Repeatable.
+        #[arg(long = "to", value_name = "MEMBER", required = true)]
+        to: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The actions of every report in the circle.
     Actions {
         /// `open` (anything not done), or an exact status.
@@ -185,6 +198,12 @@ pub enum ShareCommand {
         json: bool,
         #[command(flatten)]
         yearly: super::yearly::YearlyArgs,
+    },
+    /// Every author's chain as held here: links, tip, gaps (links not held yet) and
+    /// equivocation proofs (protocol.md §3.28). Exit code 1 when a proof is held.
+    Chains {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -258,6 +277,24 @@ pub fn run(
             let s = sharing::comment(&mut circle, &me, node.identity(), &ids, &b, &text, t)?;
             print_shared(&s, json, "Commented")
         }
+        ShareCommand::Reshare { id, to, json } => {
+            let b = lineage(&circle, &id)?;
+            let to = to
+                .iter()
+                .map(|m| find_member(&circle, m))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let r = sharing::reshare(&mut circle, &me, node.identity(), &ids, &b, &to, t)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_shared(&r.shared, false, "Reshared")?;
+            println!("  new readers:");
+            for (id, org) in &r.new_readers {
+                println!("    {org:<24} {id}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         ShareCommand::Actions {
             status,
             pattern,
@@ -267,7 +304,43 @@ pub fn run(
             super::yearly::run(&circle, &yearly, json)
         }
         ShareCommand::Stats { json, .. } => stats(&circle, json),
+        ShareCommand::Chains { json } => chains(&circle, json),
     }
+}
+
+fn chains(circle: &Circle, json: bool) -> anyhow::Result<ExitCode> {
+    let all = sharing::chains(circle)?;
+    let code = if all.iter().any(|c| !c.equivocations.is_empty()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(code);
+    }
+    if all.is_empty() {
+        println!("(no chain links held)");
+    }
+    for c in &all {
+        println!(
+            "{:<24} {}  {} links, highest seq {}, complete to seq {}",
+            c.org, c.author, c.links, c.highest, c.contiguous_to
+        );
+        for (from, to) in &c.gaps {
+            if from == to {
+                println!("    gap: seq {from} not held (withheld, or not fetched yet)");
+            } else {
+                println!("    gap: seqs {from}-{to} not held (withheld, or not fetched yet)");
+            }
+        }
+        for (form, seq) in &c.equivocations {
+            println!(
+                "    EQUIVOCATION ({form}) at seq {seq}: the author signed two links that cannot both be honest; the proof is stored"
+            );
+        }
+    }
+    Ok(code)
 }
 
 fn lineage(circle: &Circle, id: &str) -> anyhow::Result<String> {
@@ -448,9 +521,12 @@ struct Version {
 }
 
 fn versions(circle: &Circle, bundle: &str) -> anyhow::Result<Vec<Version>> {
+    // One row per version: the one we can read, and among those the report or revision over a
+    // reshare of it (a member admitted later reads a version through its reshare).
     let mut stmt = circle.store.conn().prepare(
         "SELECT header_id, version, created_at FROM bundles
-         WHERE bundle_id = ?1 AND kind IN ('report', 'revision') ORDER BY version",
+         WHERE bundle_id = ?1 AND kind IN ('report', 'revision', 'reshare')
+         ORDER BY version, readable, kind != 'reshare', created_at",
     )?;
     let rows = stmt.query_map([bundle], |r| {
         Ok(Version {
@@ -459,42 +535,15 @@ fn versions(circle: &Circle, bundle: &str) -> anyhow::Result<Vec<Version>> {
             created_at: r.get(2)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Comments on `target_bundle`, depth first: (depth, comment bundle id, author, date, text).
-fn thread(
-    circle: &Circle,
-    target_bundle: &str,
-    depth: usize,
-    out: &mut Vec<(usize, String, String, String, Option<String>)>,
-) -> anyhow::Result<()> {
-    if depth > 32 {
-        return Ok(());
+    let mut out: Vec<Version> = Vec::new();
+    for v in rows {
+        let v = v?;
+        match out.last_mut() {
+            Some(last) if last.version == v.version => *last = v,
+            _ => out.push(v),
+        }
     }
-    let rows: Vec<(String, String, String, i64)> = circle
-        .store
-        .conn()
-        .prepare(
-            "SELECT header_id, bundle_id, author, created_at FROM bundles
-             WHERE kind = 'comment' AND target_bundle = ?1 ORDER BY created_at, header_id",
-        )?
-        .query_map([target_bundle], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    for (header, bundle, author, at) in rows {
-        let text = sharing::text_body(circle, &header)?;
-        out.push((
-            depth,
-            bundle.clone(),
-            org_of(circle, &author),
-            date_of(at),
-            text,
-        ));
-        thread(circle, &bundle, depth + 1, out)?;
-    }
-    Ok(())
+    Ok(out)
 }
 
 fn read(
@@ -564,8 +613,18 @@ fn read(
         return Ok(ExitCode::from(1));
     }
     let report = sharing::report_of(circle, &latest.header_id)?;
-    let mut comments = Vec::new();
-    thread(circle, &bundle, 0, &mut comments)?;
+    let comments: Vec<_> = sharing::comment_thread(circle, &bundle)?
+        .into_iter()
+        .map(|c| {
+            (
+                c.depth,
+                c.bundle,
+                org_of(circle, &c.author),
+                date_of(c.created_at),
+                c.text,
+            )
+        })
+        .collect();
     if json {
         let v = json!({
             "bundle": bundle,
@@ -754,46 +813,49 @@ fn import(
     file: &Path,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let lines =
-        sharing::import_objects(circle, me, ids, &data, &file.display().to_string(), now())?;
+    // Streamed line by line: an export of any size imports in bounded memory
+    // (docs/benchmarks.md, "memory").
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
+    );
+    let source = file.display().to_string();
     if json {
+        let mut lines = Vec::new();
+        sharing::import_stream(circle, me, ids, reader, &source, now(), |l| lines.push(l))?;
         println!("{}", serde_json::to_string_pretty(&lines)?);
         return Ok(ExitCode::SUCCESS);
     }
     let (mut new, mut held, mut bad, mut deferred) = (0, 0, 0, 0);
-    for l in &lines {
-        match l {
-            sharing::ImportLine::Accepted { line, accepted } => match accepted {
-                sharing::Accepted::New {
-                    bundle,
-                    kind,
-                    readability,
-                    ..
-                } => {
-                    new += 1;
-                    let how = match readability {
-                        sharing::Readability::Opened => "readable",
-                        sharing::Readability::NotRecipient => "held, not encrypted to you",
-                        sharing::Readability::LinkOnly => "chain link only (TLP RED, not to you)",
-                    };
-                    println!("line {line}: accepted {kind} {bundle} ({how})");
-                }
-                sharing::Accepted::AlreadyHeld { object } => {
-                    held += 1;
-                    println!("line {line}: already held {object}");
-                }
-            },
-            sharing::ImportLine::Deferred { line, reason } => {
-                deferred += 1;
-                println!("line {line}: not stored yet: {reason}");
+    sharing::import_stream(circle, me, ids, reader, &source, now(), |l| match &l {
+        sharing::ImportLine::Accepted { line, accepted } => match accepted {
+            sharing::Accepted::New {
+                bundle,
+                kind,
+                readability,
+                ..
+            } => {
+                new += 1;
+                let how = match readability {
+                    sharing::Readability::Opened => "readable",
+                    sharing::Readability::NotRecipient => "held, not encrypted to you",
+                    sharing::Readability::LinkOnly => "chain link only (TLP RED, not to you)",
+                };
+                println!("line {line}: accepted {kind} {bundle} ({how})");
             }
-            sharing::ImportLine::Quarantined { line, key, reason } => {
-                bad += 1;
-                println!("line {line}: quarantined {}: {reason}", &key[..16]);
+            sharing::Accepted::AlreadyHeld { object } => {
+                held += 1;
+                println!("line {line}: already held {object}");
             }
+        },
+        sharing::ImportLine::Deferred { line, reason } => {
+            deferred += 1;
+            println!("line {line}: not stored yet: {reason}");
         }
-    }
+        sharing::ImportLine::Quarantined { line, key, reason } => {
+            bad += 1;
+            println!("line {line}: quarantined {}: {reason}", &key[..16]);
+        }
+    })?;
     println!("{new} accepted, {held} already held, {bad} quarantined");
     if deferred > 0 {
         println!("{deferred} not stored until the roster is synced (`debrief circle import`)");

@@ -17,8 +17,14 @@
 //! Every stored link and bundle takes a fresh `ingest_seq` (strictly increasing, never reused:
 //! the feed cursor of the HTTPS routes pages by it).
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use std::ops::RangeInclusive;
 
+use debrief_protocol::bundle::{BundleHeader, EquivocationProof};
+use debrief_protocol::roster::TipStatement;
+use debrief_protocol::{Envelope, EnvelopeId, MemberId, Sha256Digest};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::circle::CircleStore;
 use super::{Migration, StoreError};
 
 /// Migration 2: bundles, links, quarantine and plaintext.
@@ -132,6 +138,340 @@ pub const MIGRATION_SEARCH: Migration = Migration {
     ",
 };
 
+/// Migration 5: author-chain equivocation proofs (protocol.md §3.28). Migration 4 belongs to
+/// another part of the store; the numbers stay in order when both are merged.
+pub const MIGRATION_CHAIN_PROOFS: Migration = Migration {
+    version: 5,
+    name: "chain-proofs",
+    sql: "
+        -- Two links by one author that cannot both be honest (protocol.md §3.28), kept whole so
+        -- anyone with the roster can check them. Never deleted.
+        CREATE TABLE chain_equivocations (
+            first_link TEXT NOT NULL,
+            second_link TEXT NOT NULL,
+            author TEXT NOT NULL,
+            author_seq INTEGER NOT NULL,
+            form TEXT NOT NULL CHECK (form IN ('same-seq', 'broken-prev', 'reordered')),
+            proof BLOB NOT NULL,
+            detected_at INTEGER NOT NULL,
+            ingest_seq INTEGER NOT NULL UNIQUE,
+            PRIMARY KEY (first_link, second_link)
+        ) STRICT;
+        CREATE INDEX chain_equivocations_by_author ON chain_equivocations (author);
+    ",
+};
+
+/// An author's chain tip as this store holds it (protocol.md §2.9): the highest author seq up
+/// to which every link is held, and that link's id. This is what `leave`, `rotate_signing_key`,
+/// `remove` and `replace_keys` record: a link beyond a gap cannot be vouched for by this node,
+/// so it is not covered, and nothing signed by the retired key past the tip is accepted.
+pub fn author_tip(conn: &Connection, author: &MemberId) -> Result<TipStatement, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT author_seq, link_id FROM links WHERE author = ?1 ORDER BY author_seq",
+    )?;
+    let rows = stmt.query_map([author.as_str()], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut tip = TipStatement::EMPTY;
+    for row in rows {
+        let (seq, link) = row?;
+        if u64::try_from(seq).ok() != tip.seq.checked_add(1) {
+            break;
+        }
+        let link: EnvelopeId = link
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("stored link id {link:?}: {e}")))?;
+        tip = TipStatement {
+            seq: tip.seq + 1,
+            link: Some(link),
+        };
+    }
+    Ok(tip)
+}
+
+/// Every run of author seqs that is missing below an author's highest held link, per author
+/// (protocol.md §3.28: withheld, or not fetched yet), in (author, seq) order. The same answer
+/// as [`debrief_protocol::bundle::AuthorChain::gaps`] over the stored links, in one query.
+pub fn chain_gaps(conn: &Connection) -> Result<Vec<(MemberId, RangeInclusive<u64>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT author, below + 1, author_seq - 1 FROM (
+             SELECT author, author_seq,
+                 lag(author_seq, 1, 0) OVER (PARTITION BY author ORDER BY author_seq) AS below
+             FROM links)
+         WHERE author_seq > below + 1 ORDER BY author, author_seq",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (author, from, to) = row?;
+        let author: MemberId = author
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("stored author {author:?}: {e}")))?;
+        let (Ok(from), Ok(to)) = (u64::try_from(from), u64::try_from(to)) else {
+            return Err(StoreError::Invalid(format!(
+                "stored author seq of {author} is negative"
+            )));
+        };
+        out.push((author, from..=to));
+    }
+    Ok(out)
+}
+
+/// One stored equivocation proof.
+#[derive(Debug, Clone)]
+pub struct StoredEquivocation {
+    pub author: MemberId,
+    pub author_seq: u64,
+    pub form: &'static str,
+    pub proof: EquivocationProof,
+    pub detected_at: i64,
+}
+
+fn proof_parts(p: &EquivocationProof) -> (&'static str, &Envelope, &Envelope) {
+    match p {
+        EquivocationProof::SameSeq { first, second } => ("same-seq", first, second),
+        EquivocationProof::BrokenPrev { earlier, later } => ("broken-prev", earlier, later),
+        EquivocationProof::Reordered { pointed, later } => ("reordered", pointed, later),
+    }
+}
+
+/// Stores a verified equivocation proof by `author` at `author_seq` (protocol.md §3.28).
+/// Idempotent: the same pair of links is stored once. Returns whether it was new.
+pub fn equivocation_insert(
+    tx: &Transaction<'_>,
+    author: &MemberId,
+    author_seq: u64,
+    proof: &EquivocationProof,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let (form, a, b) = proof_parts(proof);
+    let bytes = serde_json::to_vec(proof)
+        .map_err(|e| StoreError::Invalid(format!("cannot encode the proof: {e}")))?;
+    let held: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM chain_equivocations WHERE first_link = ?1 AND second_link = ?2",
+            [a.id().to_hex(), b.id().to_hex()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if held.is_some() {
+        return Ok(false);
+    }
+    let ingest = super::circle::next_ingest_seq(tx)?;
+    tx.execute(
+        "INSERT INTO chain_equivocations (first_link, second_link, author, author_seq, form,
+             proof, detected_at, ingest_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            a.id().to_hex(),
+            b.id().to_hex(),
+            author.as_str(),
+            author_seq as i64,
+            form,
+            bytes,
+            now,
+            ingest
+        ],
+    )?;
+    Ok(true)
+}
+
+/// Every stored equivocation proof, by author and seq.
+pub fn equivocations(conn: &Connection) -> Result<Vec<StoredEquivocation>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT author, author_seq, proof, detected_at FROM chain_equivocations
+         ORDER BY author, author_seq, ingest_seq",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (author, seq, bytes, detected_at) = row?;
+        let bad = |e: String| StoreError::Invalid(format!("stored equivocation proof: {e}"));
+        let proof: EquivocationProof =
+            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        out.push(StoredEquivocation {
+            author: author.parse().map_err(|e| bad(format!("{e}")))?,
+            author_seq: u64::try_from(seq).map_err(|e| bad(e.to_string()))?,
+            form: proof_parts(&proof).0,
+            proof,
+            detected_at,
+        });
+    }
+    Ok(out)
+}
+
+/// Checks the invariants a crash must never break (docs/operations.md, "Durability"), with a
+/// separate read of the store: SQLite's own integrity and foreign keys; every bundle fully
+/// present (its link, its exact header, and a ciphertext of the length and SHA-256 the header
+/// names) or absent; plaintext only for stored bundles we could open; search rows only for
+/// stored, unretracted plaintext; every counter and cursor at or beyond what is stored. Returns
+/// every broken invariant, each in a sentence. For crash tests, `debrief` support and sync.
+pub fn check_invariants(store: &CircleStore) -> Result<(), Vec<String>> {
+    let mut broken = Vec::new();
+    if let Err(e) = invariants(store.conn(), &mut broken) {
+        broken.push(format!("the store could not be read: {e}"));
+    }
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(broken)
+    }
+}
+
+fn invariants(conn: &Connection, broken: &mut Vec<String>) -> Result<(), StoreError> {
+    let strings = |sql: &str| -> Result<Vec<String>, StoreError> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    };
+    let integrity = strings("PRAGMA integrity_check")?;
+    if integrity != ["ok"] {
+        broken.push(format!("integrity_check: {}", integrity.join("; ")));
+    }
+    let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if fk != 0 {
+        broken.push(format!(
+            "{fk} rows point at missing rows (foreign_key_check)"
+        ));
+    }
+    let mut check = |sql: &str, what: &str| -> Result<(), StoreError> {
+        for id in strings(sql)? {
+            broken.push(format!("{what}: {id}"));
+        }
+        Ok(())
+    };
+    check(
+        "SELECT b.header_id FROM bundles b LEFT JOIN links l ON l.header_id = b.header_id
+         WHERE l.link_id IS NULL OR l.author != b.author OR l.author_seq != b.author_seq",
+        "bundle without its chain link",
+    )?;
+    check(
+        "SELECT header_id FROM bundles WHERE length(header) = 0",
+        "bundle without its header",
+    )?;
+    check(
+        "SELECT p.header_id FROM plaintext p LEFT JOIN bundles b ON b.header_id = p.header_id
+         WHERE b.header_id IS NULL OR b.readable = 0",
+        "plaintext without a stored, readable bundle",
+    )?;
+    check(
+        "SELECT bundle_id FROM reports r WHERE NOT EXISTS
+             (SELECT 1 FROM bundles b WHERE b.header_id = r.latest_header)",
+        "report whose latest version is not stored",
+    )?;
+    check(
+        "SELECT CAST(s.rowid AS TEXT) FROM search_index s LEFT JOIN reports r ON r.rowid = s.rowid
+         WHERE r.rowid IS NULL OR r.retracted_at IS NOT NULL OR NOT EXISTS
+             (SELECT 1 FROM plaintext p WHERE p.header_id = r.latest_header)",
+        "search row without stored, unretracted plaintext",
+    )?;
+    check(
+        "SELECT bundle_id FROM report_factors WHERE bundle_id NOT IN
+             (SELECT bundle_id FROM reports WHERE retracted_at IS NULL)
+         UNION SELECT bundle_id FROM report_actions WHERE bundle_id NOT IN
+             (SELECT bundle_id FROM reports WHERE retracted_at IS NULL)",
+        "factor or action rows of a missing or retracted report",
+    )?;
+    // Every bundle is whole: the ciphertext is the one its signed header names.
+    let mut stmt = conn.prepare("SELECT header_id, header, ciphertext FROM bundles")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, header, ct) = row?;
+        let parsed = Envelope::from_json(&header)
+            .map_err(|e| e.to_string())
+            .and_then(|env| {
+                let h: Result<BundleHeader, _> = env.unverified_payload();
+                h.map(|h| (env.id(), h)).map_err(|e| e.to_string())
+            });
+        match parsed {
+            Err(e) => broken.push(format!("bundle {id}: stored header unreadable: {e}")),
+            Ok((env_id, h)) => {
+                if env_id.to_hex() != id {
+                    broken.push(format!("bundle {id}: stored header has id {env_id}"));
+                }
+                if ct.len() as u64 != h.ciphertext_len
+                    || Sha256Digest::of(&ct) != h.ciphertext_sha256
+                {
+                    broken.push(format!("bundle {id}: ciphertext incomplete or altered"));
+                }
+            }
+        }
+    }
+    // The ingest counter is never behind what it numbered (a reused cursor would skip data).
+    let counter: i64 = conn.query_row(
+        "SELECT value FROM counters WHERE name = 'ingest_seq'",
+        [],
+        |r| r.get(0),
+    )?;
+    let tables: Vec<String> = strings(
+        "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND EXISTS
+             (SELECT 1 FROM pragma_table_info(m.name) c WHERE c.name = 'ingest_seq')",
+    )?;
+    for t in tables {
+        let max: i64 = conn.query_row(
+            &format!("SELECT coalesce(max(ingest_seq), 0) FROM \"{t}\""),
+            [],
+            |r| r.get(0),
+        )?;
+        if max > counter {
+            broken.push(format!(
+                "table {t} holds ingest seq {max}, beyond the counter {counter}"
+            ));
+        }
+    }
+    // Cursors kept in meta never point past what is stored.
+    let head: i64 = conn.query_row(
+        "SELECT coalesce(max(seq), -1) FROM roster_events",
+        [],
+        |r| r.get(0),
+    )?;
+    let last_share: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'last_share_roster_seq'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(v) = last_share
+        && v.parse::<i64>().map_or(true, |s| s > head)
+    {
+        broken.push(format!(
+            "last_share_roster_seq {v} is beyond the roster head {head}"
+        ));
+    }
+    let mut stmt = conn.prepare("SELECT key, value FROM meta WHERE key LIKE 'cursor%'")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (k, v) = row?;
+        if v.parse::<i64>().map_or(true, |c| c > counter) {
+            broken.push(format!(
+                "cursor {k} = {v} is beyond the ingest counter {counter}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Most quarantined objects kept; the oldest are dropped first.
 pub const QUARANTINE_MAX_ENTRIES: i64 = 1000;
 /// Most bytes of quarantined objects kept; the oldest are dropped first.
@@ -199,6 +539,46 @@ fn trim_quarantine(
 mod tests {
     use super::*;
     use crate::store::circle::CircleStore;
+
+    /// Stored links with only what gaps and tips read (author, seq, id) filled in.
+    fn put_links(store: &mut CircleStore, author: &MemberId, seqs: &[u64]) {
+        let tx = store.transaction().unwrap();
+        for s in seqs {
+            let id = Sha256Digest::of(format!("{author}{s}").as_bytes()).to_hex();
+            let ingest = crate::store::circle::next_ingest_seq(&tx).unwrap();
+            tx.execute(
+                "INSERT INTO links (link_id, author, author_seq, prev_link, header_id, audience,
+                     envelope, received_at, ingest_seq)
+                 VALUES (?1, ?2, ?3, NULL, ?1, 'circle', x'00', 0, ?4)",
+                params![id, author.as_str(), *s as i64, ingest],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn gaps_and_tips_follow_the_held_seqs_per_author() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = CircleStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let x = MemberId::from_first_key(&[1; 32]);
+        let y = MemberId::from_first_key(&[2; 32]);
+        let z = MemberId::from_first_key(&[3; 32]);
+        put_links(&mut store, &x, &[1, 2, 5, 9, 10]);
+        put_links(&mut store, &y, &[3]);
+        put_links(&mut store, &z, &[1, 2, 3]);
+        let mut want = vec![(x.clone(), 3..=4), (x.clone(), 6..=8), (y.clone(), 1..=2)];
+        want.sort_by(|a, b| (a.0.as_str(), a.1.start()).cmp(&(b.0.as_str(), b.1.start())));
+        assert_eq!(chain_gaps(store.conn()).unwrap(), want);
+        let tip = author_tip(store.conn(), &x).unwrap();
+        assert_eq!(tip.seq, 2);
+        assert_eq!(
+            tip.link.unwrap().to_hex(),
+            Sha256Digest::of(format!("{x}2").as_bytes()).to_hex()
+        );
+        assert_eq!(author_tip(store.conn(), &y).unwrap(), TipStatement::EMPTY);
+        assert_eq!(author_tip(store.conn(), &z).unwrap().seq, 3);
+    }
 
     #[test]
     fn quarantine_counts_repeats_and_stays_within_its_bounds() {

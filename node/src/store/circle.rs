@@ -100,6 +100,7 @@ pub const MIGRATIONS: &[Migration] = &[
         ) STRICT;
     ",
     },
+    super::bundles::MIGRATION_CHAIN_PROOFS,
 ];
 
 /// A circle's SQLite store.

@@ -53,6 +53,41 @@ impl Home {
         cmd.output().unwrap()
     }
 
+    /// The command `run_env` would run, for tests that spawn and kill the child themselves.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_debrief"));
+        cmd.args(args)
+            .env("DEBRIEF_HOME", &self.home)
+            .env("DEBRIEF_PASSPHRASE_FILE", &self.pass)
+            .env("DEBRIEF_SCRYPT_WORK_FACTOR", "10")
+            .env_remove("DEBRIEF_CRASH_POINT");
+        cmd
+    }
+
+    /// A copy of this home (same identity and circles) under `dir/name/home`, so crash tests
+    /// can start every run from the same state.
+    pub fn copy_to(&self, dir: &Path, name: &str) -> Home {
+        fn copy(from: &Path, to: &Path) {
+            fs::create_dir_all(to).unwrap();
+            for e in fs::read_dir(from).unwrap() {
+                let p = e.unwrap().path();
+                let dest = to.join(p.file_name().unwrap());
+                if p.is_dir() {
+                    copy(&p, &dest);
+                } else {
+                    fs::copy(&p, &dest).unwrap();
+                }
+            }
+        }
+        let home = dir.join(name).join("home");
+        copy(&self.home, &home);
+        Home {
+            org: self.org,
+            home,
+            pass: self.pass.clone(),
+        }
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.run_env(args, &[])
     }
