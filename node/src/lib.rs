@@ -3,6 +3,7 @@
 //! The binary is a thin wrapper; everything lives here so that integration tests can drive a node
 //! in-process.
 
+pub mod archive;
 pub mod circle_ops;
 pub mod cli;
 pub mod declassify;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod archive;
 mod circle;
 mod config;
 mod declassify;
@@ -61,6 +62,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// The circle's public log: propose, cosign, correct and retract publications.
     Publish(publish::PublishArgs),
+    /// Build, serve or demo the public archive site.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -93,5 +97,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(args) => serve::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
         Command::Publish(args) => publish::run(cli.home.as_deref(), cli.circle.as_deref(), args),
+        Command::Archive(cmd) => archive::run(cmd),
     }
 }
