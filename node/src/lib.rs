@@ -18,3 +18,4 @@ pub mod sharing;
 pub mod store;
 pub mod sync;
 pub mod tls;
+pub mod yearly;
