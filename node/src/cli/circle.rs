@@ -373,7 +373,7 @@ pub fn run(
             }
             println!(
                 "  Read the circle id to the candidate by phone or in person:\n    {}",
-                grouped_id(&c.roster.circle_id().to_hex())
+                c.roster.circle_id().grouped()
             );
             Ok(())
         }
@@ -756,7 +756,7 @@ fn request(
     let roster = ops::check_circle_info(&info, t)
         .with_context(|| format!("{}: refused", info_file.display()))?;
     println!("Circle {:?}", roster.name());
-    println!("  circle id: {}", grouped_id(&roster.circle_id().to_hex()));
+    println!("  circle id: {}", roster.circle_id().grouped());
     println!("  (confirm this id with the maintainer out of band)");
     println!(
         "  members: {}",
@@ -869,10 +869,7 @@ fn create(node: &Node, args: CreateArgs) -> anyhow::Result<()> {
     let policy = args.policy.apply(Policy::default());
     let circle = node.create_circle(&args.name, &charter, policy, cards, now())?;
     println!("Created circle {:?}", circle.roster.name());
-    println!(
-        "  circle id: {}",
-        grouped_id(&circle.roster.circle_id().to_hex())
-    );
+    println!("  circle id: {}", circle.roster.circle_id().grouped());
     println!("  (read the circle id aloud when a candidate confirms it out of band)");
     print_members(&circle);
     if let Some(warning) = circle.roster.single_maintainer_warning() {
@@ -989,7 +986,7 @@ fn status(node: &Node, circle: &Circle) -> anyhow::Result<()> {
     let r = &circle.roster;
     let t = now();
     println!("Circle {:?}", r.name());
-    println!("  circle id: {}", grouped_id(&r.circle_id().to_hex()));
+    println!("  circle id: {}", r.circle_id().grouped());
     println!(
         "  head: seq {} ({}) at {}",
         r.head_seq(),
@@ -1089,15 +1086,6 @@ fn print_members(circle: &Circle) {
             m.endpoint.as_deref().unwrap_or("(no endpoint)")
         );
     }
-}
-
-/// A 64-hex circle id in groups of four, for reading aloud.
-pub fn grouped_id(hex: &str) -> String {
-    hex.as_bytes()
-        .chunks(4)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A MEMBER argument for `--from`/`--to` as a peer address (default: the sequencer).
@@ -1205,7 +1193,7 @@ fn join_command(node: &Node, file: &Path, yes: bool, name: Option<&str>) -> anyh
         "  invited by {} at {} (expires {})",
         invite.maintainer, invite.maintainer_endpoint, invite.expires
     );
-    println!("  circle id: {}", grouped_id(&info.circle.to_hex()));
+    println!("  circle id: {}", info.circle.grouped());
     if !yes
         && !ask_yes(
             "Does this circle id match the one the maintainer read to you by phone or in person?",
