@@ -15,6 +15,7 @@ use debrief_protocol::yearly::{
 };
 use plotters::prelude::*;
 
+use crate::archive::esc;
 use crate::node::Circle;
 use crate::sharing::{self, SharingError};
 
@@ -234,21 +235,6 @@ fn md_delay(s: &mut String, r: &YearlyReport, d: &Distribution) {
         );
     }
     s.push('\n');
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// One bar of a chart: a label and the shown counts of both years (`None` = suppressed).
