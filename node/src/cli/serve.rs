@@ -82,6 +82,8 @@ pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot build the TLS certificate")?;
     let limits = ServerLimits::from_config(&config.limits);
     let state = ServerState::new(node.identity().member_id(), circles, clock, limits)?;
+    // protocol.md §4.9.4: bundles PUT to this node that list it are opened and stored.
+    state.set_identities(node.identity().age_identities());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
