@@ -327,6 +327,36 @@ fn check_chain(
     }))
 }
 
+/// Verifies and stores one chain link on its own (protocol.md §3.19, §3.28): what sync does
+/// with the `links` of a peer, so author chains stay gap-free even for RED bundles this node
+/// may not see. Returns whether it was new. A link already held by id is not stored again; a
+/// link that contradicts a held one is refused and its equivocation proof stored.
+pub fn accept_link(
+    circle: &mut Circle,
+    env: &Envelope,
+    now: Timestamp,
+) -> Result<bool, SharingError> {
+    let link = bundle::verify_link(env, &circle.roster)?;
+    let held = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT 1 FROM links WHERE link_id = ?1",
+            [link.id().to_hex()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if held {
+        return Ok(false);
+    }
+    check_chain(circle, &link, now)?;
+    let tx = circle.store.transaction()?;
+    insert_link(&tx, &link.id(), link.value(), link.envelope(), now)?;
+    tx.commit()?;
+    Ok(true)
+}
+
 /// Every run of author seqs missing below an author's highest held link (protocol.md §3.28),
 /// per author: what sync asks peers for.
 pub fn chain_gaps(circle: &Circle) -> Result<Vec<(MemberId, RangeInclusive<u64>)>, SharingError> {

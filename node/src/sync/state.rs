@@ -1,0 +1,130 @@
+//! Sync bookkeeping in the circle store (migration v6): cursors per peer, and the last
+//! contact with each peer (`debrief status`).
+
+use debrief_protocol::{MemberId, Timestamp};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::node::Circle;
+use crate::store::StoreError;
+
+/// Which cursor of a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorKind {
+    /// The peer's `links` cursor (opaque, the peer's).
+    Links,
+    /// The peer's `feed` cursor (opaque, the peer's).
+    Feed,
+    /// Our own ingest seq up to which our bundles were offered to the peer.
+    Offer,
+}
+
+impl CursorKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CursorKind::Links => "links",
+            CursorKind::Feed => "feed",
+            CursorKind::Offer => "offer",
+        }
+    }
+}
+
+/// The saved cursor, if any.
+pub fn cursor(
+    circle: &Circle,
+    peer: &MemberId,
+    kind: CursorKind,
+) -> Result<Option<String>, StoreError> {
+    Ok(circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT cursor FROM sync_cursors WHERE peer = ?1 AND kind = ?2",
+            params![peer.as_str(), kind.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Saves a cursor. Callers save it only after what it covers is committed (protocol.md §5.2).
+pub fn save_cursor(
+    circle: &mut Circle,
+    peer: &MemberId,
+    kind: CursorKind,
+    value: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    circle.store.conn().execute(
+        "INSERT INTO sync_cursors (peer, kind, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (peer, kind) DO UPDATE SET cursor = excluded.cursor,
+             updated_at = excluded.updated_at",
+        params![peer.as_str(), kind.as_str(), value, now.unix()],
+    )?;
+    Ok(())
+}
+
+/// Records a round with `peer`: success (no `error`) resets its failure count.
+pub fn record_contact(
+    circle: &mut Circle,
+    peer: &MemberId,
+    now: Timestamp,
+    error: Option<&str>,
+    head: Option<(u64, String)>,
+) -> Result<(), StoreError> {
+    let (head_seq, head_id) = head.unzip();
+    circle.store.conn().execute(
+        "INSERT INTO sync_peers (peer, last_attempt, last_success, failures, not_before,
+             last_error, head_seq, head_id)
+         VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?3 IS NULL THEN 0 ELSE 1 END,
+             0, ?3, ?4, ?5)
+         ON CONFLICT (peer) DO UPDATE SET last_attempt = excluded.last_attempt,
+             last_success = COALESCE(excluded.last_success, sync_peers.last_success),
+             failures = CASE WHEN ?3 IS NULL THEN 0 ELSE sync_peers.failures + 1 END,
+             last_error = excluded.last_error,
+             head_seq = COALESCE(excluded.head_seq, sync_peers.head_seq),
+             head_id = COALESCE(excluded.head_id, sync_peers.head_id)",
+        params![
+            peer.as_str(),
+            now.unix(),
+            error,
+            head_seq.map(|s| s as i64),
+            head_id
+        ],
+    )?;
+    Ok(())
+}
+
+/// One peer's row for `debrief status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerStatus {
+    pub peer: String,
+    pub last_attempt: Timestamp,
+    pub last_success: Option<Timestamp>,
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// The peer's roster head (seq, event id) at the last contact.
+    pub head_seq: Option<u64>,
+    pub head_id: Option<String>,
+}
+
+/// Every peer this circle's store has a contact row for.
+pub fn peer_statuses(circle: &Circle) -> Result<Vec<PeerStatus>, StoreError> {
+    let mut stmt = circle.store.conn().prepare(
+        "SELECT peer, last_attempt, last_success, failures, last_error, head_seq, head_id
+         FROM sync_peers ORDER BY peer",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(PeerStatus {
+            peer: r.get(0)?,
+            last_attempt: Timestamp::from_unix(r.get(1)?),
+            last_success: r.get::<_, Option<i64>>(2)?.map(Timestamp::from_unix),
+            failures: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(u32::MAX),
+            last_error: r.get(4)?,
+            head_seq: r
+                .get::<_, Option<i64>>(5)?
+                .and_then(|s| u64::try_from(s).ok()),
+            head_id: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
