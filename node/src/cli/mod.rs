@@ -14,6 +14,8 @@ mod init;
 mod report;
 mod serve;
 mod share;
+mod status;
+mod sync;
 mod verify;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
@@ -57,6 +59,10 @@ pub enum Command {
     Declassify(declassify::DeclassifyCommand),
     /// Serve peers over HTTPS (and /healthz, /metrics on the admin address) until SIGINT/SIGTERM.
     Serve(serve::ServeArgs),
+    /// Pull from every peer of every circle (or --circle), verify and store; push our own.
+    Sync(sync::SyncArgs),
+    /// Peers, last contact, roster lag and agreement, backoff, per circle.
+    Status(status::StatusArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -88,5 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             declassify::run(cli.home.as_deref(), cli.circle.as_deref(), cmd)
         }
         Command::Serve(args) => serve::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
+        Command::Sync(args) => sync::run(cli.home.as_deref(), cli.circle.as_deref(), args),
+        Command::Status(args) => status::run(cli.home.as_deref(), cli.circle.as_deref(), args),
     }
 }

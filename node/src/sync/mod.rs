@@ -192,7 +192,20 @@ pub fn peers_of(circle: &Circle, me: &MemberId) -> Vec<PeerTarget> {
         .collect()
 }
 
+/// What a [`Syncer`] tells its progress hook ([`Syncer::with_progress`]).
+#[derive(Debug, Clone)]
+pub enum SyncEvent {
+    /// A round with this peer of this circle starts.
+    PeerStarted { circle: String, peer: PeerTarget },
+    /// It ended (successfully or not, see [`PeerReport::error`]).
+    PeerDone { circle: String, report: PeerReport },
+}
+
+/// A progress hook.
+pub type ProgressHook = Arc<dyn Fn(SyncEvent) + Send + Sync>;
+
 struct Inner {
+    progress: Option<ProgressHook>,
     me: MemberId,
     signer: Arc<dyn Signer + Send + Sync>,
     state: Arc<ServerState>,
@@ -225,12 +238,31 @@ impl Syncer {
         options: SyncOptions,
     ) -> Self {
         Syncer(Arc::new(Inner {
+            progress: None,
             me,
             signer,
             state,
             options,
             backoff: Mutex::new(BTreeMap::new()),
         }))
+    }
+
+    /// The same syncer calling `hook` as each peer's round starts and ends (the CLI's
+    /// progress display). Call it before the syncer is cloned.
+    pub fn with_progress(self, hook: ProgressHook) -> Self {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                inner.progress = Some(hook);
+                Syncer(Arc::new(inner))
+            }
+            Err(shared) => Syncer(shared),
+        }
+    }
+
+    fn emit(&self, event: SyncEvent) {
+        if let Some(hook) = &self.0.progress {
+            hook(event);
+        }
     }
 
     /// The circles and identities this syncer works on.
@@ -316,6 +348,11 @@ pub async fn sync_circle_once(
         let syncer = syncer.clone();
         let handle = Arc::clone(&handle);
         let clock = Arc::clone(&clock);
+        syncer.emit(SyncEvent::PeerStarted {
+            circle: report.name.clone(),
+            peer: target.clone(),
+        });
+        let circle_name = report.name.clone();
         tasks.spawn(async move {
             let limit = syncer.0.options.peer_timeout;
             let mut out = PeerReport {
@@ -347,6 +384,10 @@ pub async fn sync_circle_once(
                 tracing::warn!(peer = %target.member, endpoint = %target.endpoint, error = %e, "sync with peer failed");
             }
             out.error = error;
+            syncer.emit(SyncEvent::PeerDone {
+                circle: circle_name,
+                report: out.clone(),
+            });
             (target, out)
         });
     }
