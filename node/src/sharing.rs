@@ -881,6 +881,8 @@ pub fn share(
                 .into(),
         ));
     };
+    // protocol.md §5.4: never sign an author seq a restored store may already have used.
+    crate::sync::state::check_own_chain(circle, me, now).map_err(SharingError::Refused)?;
     let (seq, prev): (i64, Option<String>) = circle
         .store
         .conn()

@@ -164,7 +164,7 @@ pub async fn sync_peer(
         // protocol.md §2.15: a fork freezes sharing; the evidence is all that moves now.
         return Ok(());
     }
-    pull_links(handle, target, &client, clock, out, false).await?;
+    pull_links(&syncer.0.me, handle, target, &client, clock, out, false).await?;
     pull_feed(syncer, handle, target, &client, clock, out).await?;
     offer(syncer, handle, target, &client, clock, out).await?;
     tracing::debug!(peer = %target.member, %circle, "sync round done");
@@ -284,6 +284,7 @@ async fn import(
 
 /// protocol.md §5.2 step 2. With `from_start`, the saved cursor is ignored (gap filling).
 pub async fn pull_links(
+    syncer_me: &MemberId,
     handle: &Arc<CircleHandle>,
     target: &PeerTarget,
     client: &PeerClient,
@@ -335,6 +336,10 @@ pub async fn pull_links(
         out.quarantined += bad;
         cursor = Some(page.next);
         if !page.more {
+            // protocol.md §5.4: every link of ours this peer holds, we now hold.
+            let (me, p) = (syncer_me.clone(), peer.clone());
+            let now = clock.now();
+            on_store(handle, move |c| state::confirm_own_chain(c, &me, &p, now)).await??;
             return Ok(());
         }
     }
@@ -620,7 +625,17 @@ pub async fn fill_gaps(
         for target in answered {
             let client = client_for(syncer, target)?;
             let mut scratch = PeerReport::default();
-            if let Err(e) = pull_links(handle, target, &client, clock, &mut scratch, true).await {
+            if let Err(e) = pull_links(
+                &syncer.0.me,
+                handle,
+                target,
+                &client,
+                clock,
+                &mut scratch,
+                true,
+            )
+            .await
+            {
                 tracing::warn!(peer = %target.member, error = %e, "gap fill failed");
             }
             if let Some(p) = report

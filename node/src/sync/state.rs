@@ -128,3 +128,92 @@ pub fn peer_statuses(circle: &Circle) -> Result<Vec<PeerStatus>, StoreError> {
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// The `meta` key of the own-chain confirmation (protocol.md §5.4).
+pub const OWN_CHAIN_META: &str = "own_chain_confirmed";
+
+/// "Our own author chain was confirmed up to `seq` by `peer` at `at`": recorded by sync after it
+/// read a peer's whole `links` list, so this node holds at least every link of ours that peer
+/// holds (protocol.md §5.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OwnChainConfirmation {
+    pub seq: u64,
+    pub peer: String,
+    pub at: Timestamp,
+}
+
+/// The highest author seq of ours this store holds (0 for none).
+pub fn own_chain_seq(circle: &Circle, me: &MemberId) -> Result<u64, StoreError> {
+    let seq: Option<i64> = circle.store.conn().query_row(
+        "SELECT max(author_seq) FROM links WHERE author = ?1",
+        [me.as_str()],
+        |r| r.get(0),
+    )?;
+    Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
+}
+
+/// Records that `peer`'s links were read in full at `now`.
+pub fn confirm_own_chain(
+    circle: &mut Circle,
+    me: &MemberId,
+    peer: &MemberId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let c = OwnChainConfirmation {
+        seq: own_chain_seq(circle, me)?,
+        peer: peer.to_string(),
+        at: now,
+    };
+    let text = serde_json::to_string(&c).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    circle.store.put_meta(OWN_CHAIN_META, &text)
+}
+
+/// The recorded confirmation, if any.
+pub fn own_chain_confirmation(circle: &Circle) -> Result<Option<OwnChainConfirmation>, StoreError> {
+    circle
+        .store
+        .meta(OWN_CHAIN_META)?
+        .map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::Invalid(format!("meta {OWN_CHAIN_META}: {e}")))
+        })
+        .transpose()
+}
+
+/// protocol.md §5.4: in a circle with peers, a node shares only while its own author chain is
+/// confirmed by a peer within `policy.max_roster_age`, so a node restored from an old backup
+/// fetches the links it already signed before it signs the next seq. `Err` says why not.
+pub fn check_own_chain(circle: &Circle, me: &MemberId, now: Timestamp) -> Result<(), String> {
+    let has_peers = circle
+        .roster
+        .members()
+        .any(|m| &m.id != me && m.endpoint.is_some());
+    if !has_peers {
+        return Ok(());
+    }
+    let advice = "run `debrief sync --once` (a node restored from a backup must fetch the links \
+                  it already signed before it signs another), then retry";
+    let confirmed = own_chain_confirmation(circle).map_err(|e| e.to_string())?;
+    let Some(c) = confirmed else {
+        return Err(format!(
+            "this node has not confirmed its own author chain with any peer yet: {advice}"
+        ));
+    };
+    let max_age = i64::try_from(circle.roster.policy().max_roster_age_secs).unwrap_or(i64::MAX);
+    if now.unix().saturating_sub(c.at.unix()) > max_age {
+        return Err(format!(
+            "this node's own author chain was last confirmed at {} (by {}), longer ago than \
+             policy.max_roster_age: {advice}",
+            c.at, c.peer
+        ));
+    }
+    let held = own_chain_seq(circle, me).map_err(|e| e.to_string())?;
+    if held < c.seq {
+        return Err(format!(
+            "this node holds its own author chain only up to seq {held}, but seq {} was \
+             confirmed: {advice}",
+            c.seq
+        ));
+    }
+    Ok(())
+}
