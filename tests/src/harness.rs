@@ -78,7 +78,7 @@ impl TestCircle {
             let org = format!("Org {i}");
             let pass = Passphrase::new(Zeroizing::new("correct horse battery".to_owned())).unwrap();
             let node = Node::init(
-                Home::at(&dir.path().join(format!("n{i}"))),
+                Home::at(dir.path().join(format!("n{i}"))),
                 &org,
                 profile(),
                 endpoint.as_deref(),
