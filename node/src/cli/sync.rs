@@ -12,8 +12,7 @@ use clap::Args;
 use crate::home::Home;
 use crate::http::clock::{Clock, SystemClock};
 use crate::node::Node;
-use crate::server::{ServerLimits, ServerState};
-use crate::sync::{self, NodeSigner, PeerReport, SyncEvent, SyncOptions, SyncReport, Syncer};
+use crate::sync::{self, PeerReport, SyncEvent, SyncOptions, SyncReport, Syncer};
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -24,31 +23,6 @@ pub struct SyncArgs {
     /// Print the reports as JSON instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// A syncer over every circle of `node` (or the one `selector` names).
-pub fn syncer_for(
-    node: Node,
-    selector: Option<&str>,
-    clock: &Arc<dyn Clock>,
-    options: SyncOptions,
-) -> anyhow::Result<(Syncer, Arc<Mutex<Node>>)> {
-    let now = clock.now();
-    let circles = match selector {
-        Some(_) => vec![node.circle(selector, now)?],
-        None => node.circles(now)?,
-    };
-    let me = node.identity().member_id();
-    let state = ServerState::new(
-        me.clone(),
-        circles,
-        Arc::clone(clock),
-        ServerLimits::from_config(&node.config().limits),
-    )?;
-    state.set_identities(node.identity().age_identities());
-    let node = Arc::new(Mutex::new(node));
-    let syncer = Syncer::new(me, Arc::new(NodeSigner(Arc::clone(&node))), state, options);
-    Ok((syncer, node))
 }
 
 fn peer_line(p: &PeerReport) -> String {
@@ -153,7 +127,7 @@ pub fn run(
         ignore_backoff: args.once,
         ..SyncOptions::from_config(&config.sync)
     };
-    let (syncer, _node) = syncer_for(node, selector, &clock, options)?;
+    let (syncer, _node) = Syncer::for_node(node, selector, Arc::clone(&clock), options)?;
     let syncer = if args.json {
         syncer
     } else {

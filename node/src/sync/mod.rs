@@ -103,6 +103,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("sync task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Node(#[from] crate::node::NodeError),
 }
 
 /// What one round with one peer did.
@@ -245,6 +247,35 @@ impl Syncer {
             options,
             backoff: Mutex::new(BTreeMap::new()),
         }))
+    }
+
+    /// A syncer over every circle of `node` (or only the one `selector` names, as
+    /// `--circle` does), with its own [`ServerState`]. The node is kept behind a mutex for
+    /// signing; the returned handle lets the caller keep using it. For a node that also serves,
+    /// build the syncer with [`Syncer::new`] over the server's state instead, so both share one
+    /// store handle per circle (what `debrief serve` does).
+    pub fn for_node(
+        node: crate::node::Node,
+        selector: Option<&str>,
+        clock: Arc<dyn Clock>,
+        options: SyncOptions,
+    ) -> Result<(Syncer, Arc<Mutex<crate::node::Node>>), SyncError> {
+        let now = clock.now();
+        let circles = match selector {
+            Some(_) => vec![node.circle(selector, now)?],
+            None => node.circles(now)?,
+        };
+        let me = node.identity().member_id();
+        let state = ServerState::new(
+            me.clone(),
+            circles,
+            clock,
+            crate::server::ServerLimits::from_config(&node.config().limits),
+        )?;
+        state.set_identities(node.identity().age_identities());
+        let node = Arc::new(Mutex::new(node));
+        let syncer = Syncer::new(me, Arc::new(NodeSigner(Arc::clone(&node))), state, options);
+        Ok((syncer, node))
     }
 
     /// The same syncer calling `hook` as each peer's round starts and ends (the CLI's
