@@ -107,6 +107,22 @@ pub fn accept_bundle(
     bytes: &[u8],
     now: Timestamp,
 ) -> Result<Accepted, SharingError> {
+    accept_bundle_then(circle, me, identities, bytes, now, &|_| Ok(()))
+}
+
+/// Extra writes committed in the same transaction as an accepted object (sync's cursor,
+/// protocol.md §5.3). Not called when nothing is stored (already held, or refused).
+pub type AlsoInTransaction<'a> = &'a dyn Fn(&rusqlite::Connection) -> Result<(), StoreError>;
+
+/// [`accept_bundle`], running `also` inside the transaction that stores the bundle.
+pub fn accept_bundle_then(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    bytes: &[u8],
+    now: Timestamp,
+    also: AlsoInTransaction<'_>,
+) -> Result<Accepted, SharingError> {
     let object = BundleObject::parse(bytes)?;
     let checked = bundle::verify_header_only(&object, &circle.roster, now)?;
     let header_id = checked.header().id();
@@ -189,6 +205,7 @@ pub fn accept_bundle(
         let lineage = lineage_of(&h);
         refresh_lineage(&tx, &lineage)?;
     }
+    also(&tx)?;
     tx.commit()?;
     if h.kind == BundleKind::Retraction && readability == Readability::Opened {
         // protocol.md §3.30: the purge is real only once the WAL no longer holds old pages.
@@ -336,6 +353,16 @@ pub fn accept_link(
     env: &Envelope,
     now: Timestamp,
 ) -> Result<bool, SharingError> {
+    accept_link_then(circle, env, now, &|_| Ok(()))
+}
+
+/// [`accept_link`], running `also` inside the transaction that stores the link.
+pub fn accept_link_then(
+    circle: &mut Circle,
+    env: &Envelope,
+    now: Timestamp,
+    also: AlsoInTransaction<'_>,
+) -> Result<bool, SharingError> {
     let link = bundle::verify_link(env, &circle.roster)?;
     let held = circle
         .store
@@ -353,6 +380,7 @@ pub fn accept_link(
     check_chain(circle, &link, now)?;
     let tx = circle.store.transaction()?;
     insert_link(&tx, &link.id(), link.value(), link.envelope(), now)?;
+    also(&tx)?;
     tx.commit()?;
     Ok(true)
 }

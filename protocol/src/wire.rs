@@ -447,6 +447,8 @@ pub struct LinksPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedItem {
+    /// The cursor just after this item (opaque): a client that stored it resumes from here.
+    pub cursor: String,
     /// The bundle object's id (the header's envelope id): what `bundles/{id}` takes.
     pub object: EnvelopeId,
     /// The `bundle-header` envelope exactly as stored.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use debrief_node::circle_ops;
 use debrief_node::sharing;
 use debrief_node::sync::NodeSigner;
+use debrief_node::sync::state::{self, CursorKind};
 use debrief_protocol::bundle::Tlp;
 use debrief_protocol::roster::{EventBody, QuorumAction};
 use debrief_tests::harness::TestCircle;
@@ -80,6 +81,30 @@ async fn an_interrupted_sync_resumes_from_its_cursors_with_nothing_missing_or_re
     };
     let after_cut = t.bundle_ids(1).len();
     t.check_invariants(1);
+    // The saved feed cursor never runs ahead of what is stored: every bundle node 0 stored at
+    // or before it is held by node 1 (protocol.md §5.3).
+    let peer = t.id(0);
+    let cursor: i64 = t
+        .with_circle(1, move |c| {
+            state::cursor(c, &peer, CursorKind::Feed).unwrap()
+        })
+        .map_or(0, |s| s.parse().unwrap());
+    let covered: Vec<String> = t.with_circle(0, move |c| {
+        let mut stmt = c
+            .store
+            .conn()
+            .prepare("SELECT header_id FROM bundles WHERE ingest_seq <= ?1")
+            .unwrap();
+        stmt.query_map([cursor], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    });
+    let held = t.bundle_ids(1);
+    assert!(
+        covered.iter().all(|id| held.contains(id)),
+        "cursor {cursor} skipped some"
+    );
     let r = t.sync(1).await;
     let fetched: usize = r.peers.iter().map(|p| p.bundles_new).sum();
     assert_eq!(after_cut + fetched, 12, "interrupted={interrupted} {r:?}");

@@ -134,6 +134,7 @@ pub async fn feed(
         items: entries
             .into_iter()
             .map(|e| FeedItem {
+                cursor: cursor_text(e.ingest_seq),
                 object: e.object,
                 header: e.header,
             })

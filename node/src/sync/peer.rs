@@ -312,9 +312,22 @@ pub async fn pull_links(
         let save = !from_start;
         let (new, held, bad) = on_store(handle, move |c| {
             let mut counts = (0usize, 0usize, 0usize);
-            for env in &page.links {
-                match sharing::accept_link(c, env, now) {
-                    Ok(true) => counts.0 += 1,
+            let last = page.links.len().saturating_sub(1);
+            let mut saved = false;
+            for (i, env) in page.links.iter().enumerate() {
+                // protocol.md §5.3: the page's cursor is committed with its last new link.
+                let save_here = save && i == last;
+                let also = |conn: &rusqlite::Connection| {
+                    if save_here {
+                        state::save_cursor_on(conn, &p, CursorKind::Links, &next, now)?;
+                    }
+                    Ok(())
+                };
+                match sharing::accept_link_then(c, env, now, &also) {
+                    Ok(true) => {
+                        counts.0 += 1;
+                        saved |= save_here;
+                    }
                     Ok(false) => counts.1 += 1,
                     Err(SharingError::Store(e)) => return Err(e),
                     Err(e) => {
@@ -324,8 +337,8 @@ pub async fn pull_links(
                     }
                 }
             }
-            if save {
-                // protocol.md §5.2: after the links it covers are committed.
+            if save && !saved {
+                // Nothing new in the page's tail: the cursor covers only held or refused links.
                 state::save_cursor(c, &p, CursorKind::Links, &next, now)?;
             }
             Ok(counts)
@@ -406,8 +419,11 @@ async fn fetch_bundle(
     peer: &MemberId,
     id: EnvelopeId,
     clock: &Arc<dyn Clock>,
+    feed_cursor: Option<&str>,
 ) -> Result<Fetched, PeerError> {
     let route = format!("bundles/{id}");
+    let feed_cursor = feed_cursor.map(str::to_owned);
+    let cursor_peer = peer.clone();
     let (status, body) = call(client, clock, handle.id, Method::GET, &route, None).await?;
     if status == StatusCode::NOT_FOUND {
         return Ok(Fetched::Absent);
@@ -428,7 +444,13 @@ async fn fetch_bundle(
                 "asked for bundle object {id}, the peer sent {}",
                 o.id()
             ))),
-            _ => sharing::accept_bundle(c, &me, &identities, &body, now),
+            _ => {
+                let also = |conn: &rusqlite::Connection| match &feed_cursor {
+                    Some(v) => state::save_cursor_on(conn, &cursor_peer, CursorKind::Feed, v, now),
+                    None => Ok(()),
+                };
+                sharing::accept_bundle_then(c, &me, &identities, &body, now, &also)
+            }
         };
         match result {
             Ok(Accepted::New { .. }) => {
@@ -485,31 +507,50 @@ async fn pull_feed(
             .await?
             .ok_or_else(|| PeerError::Roster("no feed".into()))?;
         let mut deferred = false;
+        // The cursor of the last item handled but not yet saved with a stored object.
+        let mut unsaved: Option<String> = None;
         for item in page.items {
             let me = syncer.0.me.clone();
             let (id, header) = (item.object, item.header);
             if on_store(handle, move |c| holds(c, &id, &header, &me)).await?? {
                 out.already_held += 1;
+                unsaved = Some(item.cursor);
                 continue;
             }
-            let fetched = fetch_bundle(syncer, handle, client, &peer, id, clock).await?;
+            let fetched =
+                fetch_bundle(syncer, handle, client, &peer, id, clock, Some(&item.cursor)).await?;
             count(out, &fetched);
-            if matches!(fetched, Fetched::Deferred) {
-                deferred = true;
+            match fetched {
+                // Stored together with its cursor (protocol.md §5.3).
+                Fetched::New => unsaved = None,
+                Fetched::Deferred => {
+                    deferred = true;
+                    break;
+                }
+                Fetched::Held | Fetched::Absent | Fetched::Quarantined => {
+                    unsaved = Some(item.cursor);
+                }
             }
         }
+        // After a deferral the cursor stays before the deferred bundle, which is asked for again
+        // once our roster has caught up (protocol.md §3.4); otherwise it covers the whole page,
+        // hidden rows included.
+        let value = if deferred {
+            unsaved
+        } else {
+            Some(page.next.clone())
+        };
+        if let Some(value) = value {
+            let now = clock.now();
+            let p = peer.clone();
+            on_store(handle, move |c| {
+                state::save_cursor(c, &p, CursorKind::Feed, &value, now)
+            })
+            .await??;
+        }
         if deferred {
-            // The cursor stays before this page: the deferred bundle is asked for again once
-            // our roster has caught up (protocol.md §3.4).
             return Ok(());
         }
-        let now = clock.now();
-        let p = peer.clone();
-        let next = page.next.clone();
-        on_store(handle, move |c| {
-            state::save_cursor(c, &p, CursorKind::Feed, &next, now)
-        })
-        .await??;
         cursor = Some(page.next);
         if !page.more {
             return Ok(());
@@ -665,7 +706,7 @@ pub async fn fill_gaps(
     for id in missing {
         for target in answered {
             let client = client_for(syncer, target)?;
-            match fetch_bundle(syncer, handle, &client, &target.member, id, clock).await {
+            match fetch_bundle(syncer, handle, &client, &target.member, id, clock, None).await {
                 Ok(Fetched::New) => {
                     fetched += 1;
                     break;

@@ -46,7 +46,8 @@ pub fn cursor(
         .optional()?)
 }
 
-/// Saves a cursor. Callers save it only after what it covers is committed (protocol.md §5.2).
+/// Saves a cursor. Callers save it in the transaction that stores the last new object it
+/// covers, or on its own when everything it covers was already held (protocol.md §5.3).
 pub fn save_cursor(
     circle: &mut Circle,
     peer: &MemberId,
@@ -54,7 +55,18 @@ pub fn save_cursor(
     value: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    circle.store.conn().execute(
+    save_cursor_on(circle.store.conn(), peer, kind, value, now)
+}
+
+/// [`save_cursor`] on a connection (or an open transaction, which derefs to one).
+pub fn save_cursor_on(
+    conn: &rusqlite::Connection,
+    peer: &MemberId,
+    kind: CursorKind,
+    value: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
         "INSERT INTO sync_cursors (peer, kind, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (peer, kind) DO UPDATE SET cursor = excluded.cursor,
              updated_at = excluded.updated_at",
