@@ -383,3 +383,64 @@ async fn cursors_page_many_items_in_one_second_without_skips_or_repeats() {
     let links: BTreeSet<_> = page.links.iter().map(|l| l.id()).collect();
     assert_eq!(links.len(), 23);
 }
+
+#[tokio::test]
+async fn a_bundle_from_a_roster_ahead_gets_409_roster_behind_and_is_not_quarantined() {
+    let w = world().await;
+    // S's sequencer appends seq 1 through a second connection to its store: the running
+    // server's roster stays at seq 0 until it reloads.
+    let events = {
+        let node = w.s.0.lock().unwrap();
+        let mut c = node.circle(Some("ops"), w.now()).unwrap();
+        let me = node.identity().member_id();
+        let (env, _) = debrief_node::circle_ops::propose(
+            &mut c,
+            node.identity(),
+            &me,
+            debrief_protocol::roster::QuorumAction::SetRole {
+                member: w.bob.id(),
+                maintainer: true,
+            },
+            w.now(),
+        )
+        .unwrap();
+        w.clock.advance(1);
+        debrief_node::circle_ops::apply_proposal(&mut c, node.identity(), &me, &env, &[], w.now())
+            .unwrap();
+        c.store.roster_envelopes().unwrap()
+    };
+    let mut circle = w.alice_circle();
+    {
+        let node = w.alice.0.lock().unwrap();
+        debrief_node::circle_ops::import_log(
+            &mut circle,
+            &events,
+            &[],
+            &[],
+            node.identity(),
+            w.now(),
+        )
+        .unwrap();
+    }
+    circle
+        .store
+        .record_freshness("test", 1, &circle.roster.head_id(), w.now())
+        .unwrap();
+    let id = w.alice.share(&mut circle, Tlp::Green, vec![], w.now());
+    let object = sharing::bundle_object(&circle, &id, &w.alice.id())
+        .unwrap()
+        .unwrap();
+
+    let (status, body) = w.put(&w.alice, id, object.as_bytes().to_vec()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "roster_behind");
+    let quarantined = {
+        let handle = w.state.circle(&w.circle).unwrap();
+        handle.with_circle_blocking(|c| sharing::quarantine_list(c).unwrap())
+    };
+    assert!(quarantined.is_empty());
+    // Once the server's roster caught up, the same bytes are accepted.
+    assert!(w.state.reload_circle(&w.circle).unwrap());
+    let (status, body) = w.put(&w.alice, id, object.as_bytes().to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
