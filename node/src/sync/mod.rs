@@ -4,15 +4,15 @@
 //! TLS pin), one round:
 //!
 //! 1. **Roster**: `roster?after=<our head seq>` until `more` is false, each page imported with
-//!    [`circle_ops::import_log`] (every event verified by the fold; a conflicting one stores a
+//!    [`crate::circle_ops::import_log`] (every event verified by the fold; a conflicting one stores a
 //!    fork proof and freezes the circle). Then the peer's head is compared with ours: equal heads
 //!    are recorded as freshness evidence (a live head comparison, protocol.md §3.27); a peer head
 //!    at a seq we hold but with another id makes us fetch that event, which yields the fork proof.
 //!    The peer's `forks` and `checkpoint` are imported the same way.
 //! 2. **Links**: `links?after=<cursor>` from the cursor saved for this peer; each link verified
-//!    and stored ([`sharing::accept_link`]), a bad one quarantined.
+//!    and stored ([`crate::sharing::accept_link`]), a bad one quarantined.
 //! 3. **Feed**: `feed?after=<cursor>`; every header we do not hold is fetched with
-//!    `bundles/{id}`, verified and stored ([`sharing::accept_bundle`]); a bad object is
+//!    `bundles/{id}`, verified and stored ([`crate::sharing::accept_bundle`]); a bad object is
 //!    quarantined and sync goes on; one that names a roster seq beyond ours is left for the next
 //!    round (the cursor does not pass it).
 //! 4. **Offer**: our own bundles stored since the offer cursor are `PUT` to the peer as a hint
@@ -20,7 +20,7 @@
 //!
 //! Peers are synced concurrently, each within its own timeout, so a slow peer never stalls the
 //! others. A peer that fails is retried after an exponential backoff with jitter
-//! ([`backoff::Backoff`]). After the round, author-chain gaps ([`sharing::chain_gaps`]) and
+//! ([`backoff::Backoff`]). After the round, author-chain gaps ([`crate::sharing::chain_gaps`]) and
 //! circle-wide links whose bundle is missing are asked of every peer that answered.
 //!
 //! Cursors are saved per (circle, peer) in the circle store (`sync_cursors`, migration v6),
