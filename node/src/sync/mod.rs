@@ -53,7 +53,8 @@ use backoff::Backoff;
 pub struct SyncOptions {
     /// Connect and per-request timeouts of the HTTPS client.
     pub timeouts: ClientTimeouts,
-    /// The longest one peer's whole round may take before it is abandoned (and backed off).
+    /// The longest one peer's whole round may take before it is abandoned (and backed off);
+    /// what it fetched until then stays stored, with its cursors.
     pub peer_timeout: Duration,
     /// First retry delay after a failure; doubles per failure up to `backoff_max`.
     pub backoff_base: Duration,
@@ -81,13 +82,15 @@ impl Default for SyncOptions {
 }
 
 impl SyncOptions {
-    /// The options from `[sync]` of the configuration.
+    /// The options from `[sync]` of the configuration: `sync.peer_timeout` bounds each
+    /// exchange (request) with a peer; a whole round with one peer may take 20 of them, so a
+    /// large backlog is not cut short, while a dead peer costs at most one connect timeout.
     pub fn from_config(sync: &debrief_config::SyncConfig) -> Self {
         SyncOptions {
-            peer_timeout: sync.peer_timeout,
+            peer_timeout: sync.peer_timeout.saturating_mul(20),
             timeouts: ClientTimeouts {
                 connect: ClientTimeouts::default().connect.min(sync.peer_timeout),
-                total: ClientTimeouts::default().total.min(sync.peer_timeout),
+                total: sync.peer_timeout,
             },
             ..SyncOptions::default()
         }
