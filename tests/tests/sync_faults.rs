@@ -172,3 +172,33 @@ async fn a_fork_introduced_at_one_node_freezes_every_node() {
         "{refused}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_gap_left_after_the_cursors_is_filled_from_the_peers() {
+    let t = TestCircle::new(3).await;
+    t.sync_rounds(1).await;
+    let first = t.share(0, Tlp::Green, &[]);
+    let red = t.share(0, Tlp::Red, &[1]);
+    let third = t.share(0, Tlp::Green, &[]);
+    t.sync(2).await;
+    assert!(t.holds(2, &first) && t.holds(2, &third));
+    assert!(t.holds_link(2, &red) && !t.holds(2, &red));
+    // Node 2 loses the RED link (it holds only the link): its cursors are past it.
+    let hex = red.to_hex();
+    t.with_circle(2, move |c| {
+        c.store
+            .conn()
+            .execute("DELETE FROM links WHERE header_id = ?1", [hex])
+            .unwrap();
+    });
+    let gaps = t.with_circle(2, |c| sharing::chain_gaps(c).unwrap());
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(*gaps[0].1.start(), 2);
+    let r = t.sync(2).await;
+    assert!(r.gaps.is_empty(), "{r:?}");
+    assert!(t.holds_link(2, &red));
+    assert!(!t.holds(2, &red));
+    let refetched: usize = r.peers.iter().map(|p| p.links_new).sum();
+    assert!(refetched >= 1, "{r:?}");
+    t.check_invariants(2);
+}
