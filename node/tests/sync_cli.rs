@@ -159,3 +159,71 @@ fn two_served_homes_sync_a_shared_report_and_report_their_status() {
     serve_a.wait().unwrap();
     serve_b.wait().unwrap();
 }
+
+#[test]
+fn serve_pulls_new_bundles_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = home(dir.path(), "a", "Alpha Corp");
+    let b = home(dir.path(), "b", "Bravo Ltd");
+    for h in [&a, &b] {
+        let config = h.home.join("config.toml");
+        let mut text = fs::read_to_string(&config).unwrap();
+        text.push_str("\n[sync]\ninterval = \"10s\"\n");
+        fs::write(&config, text).unwrap();
+    }
+    let card = dir.path().join("b.card");
+    b.ok(&["id", "export", card.to_str().unwrap()]);
+    a.ok(&[
+        "circle",
+        "create",
+        "--name",
+        "ops",
+        "--founding-member",
+        card.to_str().unwrap(),
+    ]);
+    let log = dir.path().join("log.json");
+    a.ok(&["circle", "export", log.to_str().unwrap(), "--force"]);
+    b.ok(&["circle", "import", log.to_str().unwrap()]);
+
+    let mut serve_a = a.serve();
+    let mut serve_b = b.serve();
+    a.ok(&["sync", "--once"]);
+    let report = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/valid/2017-01-database-directory-deleted.md"
+    );
+    let shared = a.ok(&["share", report, "--json"]);
+    let object = serde_json::from_str::<serde_json::Value>(&shared).unwrap()["object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // B's server syncs every 10 s: wait (generously) until its store has the bundle.
+    let store = std::fs::read_dir(b.home.join("data").join("circles"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("store.sqlite");
+    let mut found = false;
+    for _ in 0..240 {
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM bundles WHERE header_id = ?1",
+                [&object],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        if n == 1 {
+            found = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    serve_a.kill().unwrap();
+    serve_b.kill().unwrap();
+    serve_a.wait().unwrap();
+    serve_b.wait().unwrap();
+    assert!(found, "B's background sync never stored {object}");
+}
