@@ -208,6 +208,42 @@ impl TestCircle {
         );
     }
 
+    /// Gives node `i` other sync options (its peer restriction is kept if `options` has none).
+    pub fn set_options(&mut self, i: usize, options: SyncOptions) {
+        let t = &mut self.nodes[i];
+        let only = t.syncer.options().only_peers.clone();
+        t.syncer = Syncer::new(
+            t.me.clone(),
+            Arc::new(NodeSigner(Arc::clone(&t.node))),
+            Arc::clone(&t.state),
+            SyncOptions {
+                only_peers: options.only_peers.or(only),
+                ..options
+            },
+        );
+    }
+
+    /// Makes node `i` a stalled peer: its server stops, and its port accepts connections that
+    /// never answer (a hung machine). Returns the thread holding them.
+    pub async fn stall(&mut self, i: usize) -> std::thread::JoinHandle<()> {
+        let server = self.nodes[i].server.take().unwrap();
+        let addr = server.local_addr();
+        server
+            .shutdown(std::time::Duration::from_secs(1))
+            .await
+            .unwrap();
+        let listener = TcpListener::bind(addr).unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().take(64) {
+                match stream {
+                    Ok(s) => held.push(s),
+                    Err(_) => break,
+                }
+            }
+        })
+    }
+
     /// Whether node `i` stores the bundle object `id` (its header and ciphertext).
     pub fn holds(&self, i: usize, id: &EnvelopeId) -> bool {
         let id = id.to_hex();

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use debrief_node::circle_ops;
+use debrief_node::http::client::ClientTimeouts;
 use debrief_node::sharing;
-use debrief_node::sync::NodeSigner;
 use debrief_node::sync::state::{self, CursorKind};
+use debrief_node::sync::{NodeSigner, SyncOptions};
 use debrief_protocol::bundle::Tlp;
 use debrief_protocol::roster::{EventBody, QuorumAction};
 use debrief_tests::harness::TestCircle;
@@ -201,4 +202,42 @@ async fn a_chain_gap_left_after_the_cursors_is_filled_from_the_peers() {
     let refetched: usize = r.peers.iter().map(|p| p.links_new).sum();
     assert!(refetched >= 1, "{r:?}");
     t.check_invariants(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_peer_costs_only_its_own_round() {
+    let mut t = TestCircle::new(3).await;
+    t.sync_rounds(1).await;
+    let id = t.share(1, Tlp::Green, &[]);
+    let _held = t.stall(2).await;
+    t.set_options(
+        0,
+        SyncOptions {
+            timeouts: ClientTimeouts {
+                connect: Duration::from_secs(2),
+                total: Duration::from_secs(3),
+            },
+            peer_timeout: Duration::from_secs(5),
+            ..debrief_tests::harness::test_options()
+        },
+    );
+    let r = t.sync(0).await;
+    assert!(t.holds(0, &id));
+    let by_peer = |i: usize| {
+        r.peers
+            .iter()
+            .find(|p| p.peer == t.id(i).to_string())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_peer(1).error, None);
+    assert_eq!(by_peer(1).bundles_new, 1);
+    assert!(by_peer(2).error.is_some(), "{r:?}");
+    // The failure is recorded for `debrief status`.
+    let statuses = t.with_circle(0, |c| state::peer_statuses(c).unwrap());
+    let stalled = statuses
+        .iter()
+        .find(|s| s.peer == t.id(2).to_string())
+        .unwrap();
+    assert!(stalled.failures >= 1 && stalled.last_error.is_some());
 }

@@ -26,6 +26,8 @@ struct PeerLine {
     last_contact: Option<String>,
     last_attempt: Option<String>,
     failures: u32,
+    /// Backed off until this time (after failures).
+    backed_off_until: Option<String>,
     last_error: Option<String>,
     peer_head_seq: Option<u64>,
     /// Our head seq minus the peer's (negative: the peer is ahead).
@@ -81,6 +83,9 @@ pub fn run(
                     last_contact: s.and_then(|s| s.last_success).map(|t| t.to_string()),
                     last_attempt: s.map(|s| s.last_attempt.to_string()),
                     failures: s.map_or(0, |s| s.failures),
+                    backed_off_until: s
+                        .filter(|s| s.not_before.unix() > t.unix())
+                        .map(|s| s.not_before.to_string()),
                     last_error: s.and_then(|s| s.last_error.clone()),
                     peer_head_seq: peer_seq,
                     lag: peer_seq.map(|p| head_seq as i64 - p as i64),
@@ -129,11 +134,15 @@ pub fn run(
                 _ => "head unknown".to_owned(),
             };
             println!(
-                "  {} ({}): last contact {}, {} failures{}; {head}",
+                "  {} ({}): last contact {}, {} failures{}{}; {head}",
                 p.org,
                 p.endpoint,
                 p.last_contact.as_deref().unwrap_or("never"),
                 p.failures,
+                p.backed_off_until
+                    .as_deref()
+                    .map(|u| format!(", backed off until {u}"))
+                    .unwrap_or_default(),
                 p.last_error
                     .as_deref()
                     .map(|e| format!(" (last error: {e})"))

@@ -406,12 +406,13 @@ pub async fn sync_circle_once(
                 Err(_) => Some(format!("timed out after {} s", limit.as_secs())),
             };
             let now = clock.now();
-            syncer.record_outcome(handle.id, &target.member, error.is_none(), now);
+            let not_before =
+                syncer.record_outcome(handle.id, &target.member, error.is_none(), now);
             let status_error = error.clone();
             let peer_id = target.member.clone();
             let head = out.peer_head_seq.zip(out.peer_head.clone());
             let _ = peer::on_store(&handle, move |c| {
-                state::record_contact(c, &peer_id, now, status_error.as_deref(), head)
+                state::record_contact(c, &peer_id, now, status_error.as_deref(), head, not_before)
             })
             .await;
             if let Some(e) = &error {

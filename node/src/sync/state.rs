@@ -82,17 +82,19 @@ pub fn record_contact(
     now: Timestamp,
     error: Option<&str>,
     head: Option<(u64, String)>,
+    not_before: i64,
 ) -> Result<(), StoreError> {
     let (head_seq, head_id) = head.unzip();
     circle.store.conn().execute(
         "INSERT INTO sync_peers (peer, last_attempt, last_success, failures, not_before,
              last_error, head_seq, head_id)
          VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?3 IS NULL THEN 0 ELSE 1 END,
-             0, ?3, ?4, ?5)
+             ?6, ?3, ?4, ?5)
          ON CONFLICT (peer) DO UPDATE SET last_attempt = excluded.last_attempt,
              last_success = COALESCE(excluded.last_success, sync_peers.last_success),
              failures = CASE WHEN ?3 IS NULL THEN 0 ELSE sync_peers.failures + 1 END,
              last_error = excluded.last_error,
+             not_before = excluded.not_before,
              head_seq = COALESCE(excluded.head_seq, sync_peers.head_seq),
              head_id = COALESCE(excluded.head_id, sync_peers.head_id)",
         params![
@@ -100,7 +102,8 @@ pub fn record_contact(
             now.unix(),
             error,
             head_seq.map(|s| s as i64),
-            head_id
+            head_id,
+            not_before
         ],
     )?;
     Ok(())
@@ -113,6 +116,8 @@ pub struct PeerStatus {
     pub last_attempt: Timestamp,
     pub last_success: Option<Timestamp>,
     pub failures: u32,
+    /// Not contacted before this time (backoff after failures).
+    pub not_before: Timestamp,
     pub last_error: Option<String>,
     /// The peer's roster head (seq, event id) at the last contact.
     pub head_seq: Option<u64>,
@@ -122,8 +127,8 @@ pub struct PeerStatus {
 /// Every peer this circle's store has a contact row for.
 pub fn peer_statuses(circle: &Circle) -> Result<Vec<PeerStatus>, StoreError> {
     let mut stmt = circle.store.conn().prepare(
-        "SELECT peer, last_attempt, last_success, failures, last_error, head_seq, head_id
-         FROM sync_peers ORDER BY peer",
+        "SELECT peer, last_attempt, last_success, failures, last_error, head_seq, head_id,
+             not_before FROM sync_peers ORDER BY peer",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(PeerStatus {
@@ -136,6 +141,7 @@ pub fn peer_statuses(circle: &Circle) -> Result<Vec<PeerStatus>, StoreError> {
                 .get::<_, Option<i64>>(5)?
                 .and_then(|s| u64::try_from(s).ok()),
             head_id: r.get(6)?,
+            not_before: Timestamp::from_unix(r.get(7)?),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
