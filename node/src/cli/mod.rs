@@ -16,6 +16,8 @@ mod publish;
 mod report;
 mod serve;
 mod share;
+mod status;
+mod sync;
 mod verify;
 mod yearly;
 
@@ -65,6 +67,10 @@ pub enum Command {
     /// Build, serve or demo the public archive site.
     #[command(subcommand)]
     Archive(archive::ArchiveCommand),
+    /// Pull from every peer of every circle (or --circle), verify and store; push our own.
+    Sync(sync::SyncArgs),
+    /// Peers, last contact, roster lag and agreement, backoff, per circle.
+    Status(status::StatusArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -98,5 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
         Command::Publish(args) => publish::run(cli.home.as_deref(), cli.circle.as_deref(), args),
         Command::Archive(cmd) => archive::run(cmd),
+        Command::Sync(args) => sync::run(cli.home.as_deref(), cli.circle.as_deref(), args),
+        Command::Status(args) => status::run(cli.home.as_deref(), cli.circle.as_deref(), args),
     }
 }
