@@ -10,6 +10,7 @@ mod archive;
 mod circle;
 mod config;
 mod declassify;
+mod feedback;
 mod id;
 mod init;
 mod publish;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Build, serve or demo the public archive site.
     #[command(subcommand)]
     Archive(archive::ArchiveCommand),
+    /// Read the reader feedback an archive server stored (list, export as JSONL).
+    #[command(subcommand)]
+    Feedback(feedback::FeedbackCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -98,5 +102,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
         Command::Publish(args) => publish::run(cli.home.as_deref(), cli.circle.as_deref(), args),
         Command::Archive(cmd) => archive::run(cmd),
+        Command::Feedback(cmd) => feedback::run(cmd),
     }
 }
