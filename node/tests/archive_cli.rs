@@ -645,12 +645,17 @@ fn yearly_page_on_a_generated_archive_shows_charts_and_some_cells() {
     assert!(html.contains("<link rel=\"stylesheet\" href=\"../../assets/style.css\">"));
     // SVG charts with text alternatives.
     assert!(html.contains("<svg"), "no chart");
-    assert!(html.contains("<title") && html.contains("<desc"), "no text alternative");
+    assert!(
+        html.contains("<title") && html.contains("<desc"),
+        "no text alternative"
+    );
     assert!(html.contains("<table"), "no table with the same numbers");
     // The public rules are stated on the page and in the Markdown.
     for text in [&html, &md] {
         assert!(text.contains("A count of fewer than 5 reports is not shown"));
-        assert!(text.contains("No percentage is shown when the number it is a share of is below 30"));
+        assert!(
+            text.contains("No percentage is shown when the number it is a share of is below 30")
+        );
     }
     // Not everything is suppressed: the year's total is shown, with a number.
     assert!(!html.contains("Every number of this report is suppressed"));
@@ -659,7 +664,12 @@ fn yearly_page_on_a_generated_archive_shows_charts_and_some_cells() {
         .nth(1)
         .and_then(|s| s.split("</strong>").next())
         .unwrap();
-    let n: u64 = total.split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{total}"));
+    let n: u64 = total
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{total}"));
     assert!(n >= 30, "{n}");
     // …and some cells are suppressed too (small factor categories).
     assert!(html.contains("suppressed"));
@@ -729,7 +739,10 @@ fn yearly_page_on_a_tiny_archive_suppresses_everything_and_says_so() {
         "{html}"
     );
     assert!(md.contains("Every number of this report is suppressed"));
-    assert!(html.contains("Reports counted: <strong>suppressed</strong>"), "{html}");
+    assert!(
+        html.contains("Reports counted: <strong>suppressed</strong>"),
+        "{html}"
+    );
     assert!(html.contains("A count of fewer than 5 reports is not shown"));
     // No count leaks: every table cell of the counts is "suppressed" or a dash.
     assert!(!md.contains("| 1 |") && !md.contains("| 2 |"), "{md}");

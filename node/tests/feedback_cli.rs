@@ -100,6 +100,10 @@ impl Drop for Server {
 }
 
 fn serve(site: &Site, limit: usize) -> (Server, String) {
+    serve_with(site, limit, &[])
+}
+
+fn serve_with(site: &Site, limit: usize, extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_debrief"))
         .args([
             "archive",
@@ -113,6 +117,7 @@ fn serve(site: &Site, limit: usize) -> (Server, String) {
             "--feedback-limit",
             &limit.to_string(),
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -142,10 +147,21 @@ struct Answer {
 
 /// A plain HTTP/1.1 POST.
 fn post(addr: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Answer {
+    post_from(addr, path, content_type, "", body)
+}
+
+/// A POST with extra header lines (`Name: value\r\n`).
+fn post_from(
+    addr: &str,
+    path: &str,
+    content_type: Option<&str>,
+    headers: &str,
+    body: &[u8],
+) -> Answer {
     let mut s = TcpStream::connect(addr).unwrap();
     let ct = content_type
-        .map(|c| format!("Content-Type: {c}\r\n"))
-        .unwrap_or_default();
+        .map(|c| format!("Content-Type: {c}\r\n{headers}"))
+        .unwrap_or_else(|| headers.to_owned());
     write!(
         s,
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{ct}Content-Length: {}\r\n\r\n",
@@ -238,9 +254,8 @@ fn feedback_round_trips_through_the_json_endpoint_and_the_form() {
     );
 
     // The report page carries the form, posting to /feedback with its slug.
-    let page =
-        std::fs::read_to_string(site.dir.join(format!("reports/{}/index.html", site.slug)))
-            .unwrap();
+    let page = std::fs::read_to_string(site.dir.join(format!("reports/{}/index.html", site.slug)))
+        .unwrap();
     assert!(page.contains("<form class=\"feedback\" action=\"../../feedback\" method=\"post\">"));
     assert!(page.contains(&format!(
         "<input type=\"hidden\" name=\"report\" value=\"{}\">",
@@ -263,7 +278,15 @@ fn feedback_round_trips_through_the_json_endpoint_and_the_form() {
     let keys: Vec<&String> = all[1].as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["id", "learn", "missing", "received_at", "report", "useful", "via"]
+        [
+            "id",
+            "learn",
+            "missing",
+            "received_at",
+            "report",
+            "useful",
+            "via"
+        ]
     );
     let on_report = listed(&site.db, Some(&site.slug));
     assert_eq!(on_report.len(), 2);
@@ -272,7 +295,10 @@ fn feedback_round_trips_through_the_json_endpoint_and_the_form() {
     let o = debrief(&["feedback", "list", "--db", site.db.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
-    assert!(t.contains("on the archive (general form) (via form)"), "{t}");
+    assert!(
+        t.contains("on the archive (general form) (via form)"),
+        "{t}"
+    );
     assert!(t.contains("3 in all"), "{t}");
 
     let out = site.db.with_file_name("feedback.jsonl");
@@ -309,7 +335,12 @@ fn bad_feedback_is_refused_and_nothing_is_stored() {
     let json = Some("application/json");
 
     // Wrong content type: 415, for both endpoints.
-    let a = post(&addr, "/api/feedback", Some("text/plain"), b"{\"useful\":\"x\"}");
+    let a = post(
+        &addr,
+        "/api/feedback",
+        Some("text/plain"),
+        b"{\"useful\":\"x\"}",
+    );
     assert_eq!(a.status, 415, "{}", a.body);
     assert_eq!(json_of(&a.body)["error"], "unsupported-media-type");
     let a = post(&addr, "/api/feedback", None, b"{\"useful\":\"x\"}");
@@ -342,7 +373,10 @@ fn bad_feedback_is_refused_and_nothing_is_stored() {
         ("{\"useful\": \"x\", \"email\": \"a@b\"}", "malformed"),
         ("{\"useful\": \"  \"}", "empty"),
         ("{\"useful\": \"a\\u0000b\"}", "control-characters"),
-        ("{\"report\": \"no-such-report\", \"useful\": \"x\"}", "unknown-report"),
+        (
+            "{\"report\": \"no-such-report\", \"useful\": \"x\"}",
+            "unknown-report",
+        ),
     ] {
         let a = post(&addr, "/api/feedback", json, body.as_bytes());
         assert_eq!(a.status, 400, "{body}: {}", a.body);
@@ -385,9 +419,29 @@ fn a_flood_is_refused_with_429_and_retry_after() {
     );
     assert_eq!(a.status, 429);
     assert!(a.head.contains("retry-after: "));
-    assert!(a.body.contains("too much feedback from your address"), "{}", a.body);
+    assert!(
+        a.body.contains("too much feedback from your address"),
+        "{}",
+        a.body
+    );
 
     let stored = listed(&site.db, None);
     assert_eq!(stored.len(), 3);
     assert!(stored.iter().all(|v| v["learn"] != "flood"));
+}
+
+#[test]
+fn behind_a_proxy_the_limit_applies_per_forwarded_address() {
+    let site = site();
+    let (_server, addr) = serve_with(&site, 1, &["--client-ip-header", "X-Real-IP"]);
+    let json = Some("application/json");
+    let body = b"{\"learn\": \"x\"}";
+    let from = |ip: &str| format!("X-Real-IP: {ip}\r\n");
+    let status = |h: &str| post_from(&addr, "/api/feedback", json, h, body).status;
+    assert_eq!(status(&from("192.0.2.1")), 201);
+    assert_eq!(status(&from("192.0.2.1")), 429);
+    assert_eq!(status(&from("192.0.2.2")), 201);
+    // A list: the last address (added by the nearest proxy) counts, not what the client wrote.
+    assert_eq!(status("X-Real-IP: 198.51.100.7, 192.0.2.1\r\n"), 429);
+    assert_eq!(listed(&site.db, None).len(), 2);
 }

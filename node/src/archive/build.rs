@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use debrief_protocol::yearly::{IncidentFacts, SuppressionRules, YearlyReport, aggregate_facts};
 
 use super::ArchiveError;
-use crate::yearly::RenderOptions;
 use super::logdir::read_and_verify;
 use super::site::{SEARCH_JS, STYLE_CSS, Site, SiteOptions};
+use crate::yearly::RenderOptions;
 
 /// The file that records what a build wrote, so the next build can skip unchanged work.
 pub const MANIFEST_FILE: &str = ".archive-manifest.json";
@@ -204,7 +204,9 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary, ArchiveError> {
                  single out a company or an incident.",
                 y - 1
             );
-            fragment = format!("<div class=\"notice all-suppressed\" role=\"note\"><p>{note}</p></div>\n{fragment}");
+            fragment = format!(
+                "<div class=\"notice all-suppressed\" role=\"note\"><p>{note}</p></div>\n{fragment}"
+            );
             md = format!("> {note}\n\n{md}");
         }
         rendered.insert(*y, (fragment, md));

@@ -215,8 +215,7 @@ impl FeedbackStore {
         if !path.is_file() {
             return Err(StoreError {
                 path: path.to_path_buf(),
-                message: "no such file (the server creates it on start; see --feedback-db)"
-                    .into(),
+                message: "no such file (the server creates it on start; see --feedback-db)".into(),
             });
         }
         let mk = |e: rusqlite::Error| StoreError {
@@ -246,12 +245,7 @@ impl FeedbackStore {
     }
 
     /// Stores one checked submission in its own transaction; returns its id.
-    pub fn insert(
-        &mut self,
-        s: &Submission,
-        via: &str,
-        at: Timestamp,
-    ) -> Result<i64, StoreError> {
+    pub fn insert(&mut self, s: &Submission, via: &str, at: Timestamp) -> Result<i64, StoreError> {
         let path = self.path.clone();
         let mk = move |e: rusqlite::Error| StoreError {
             path: path.clone(),
@@ -342,9 +336,9 @@ impl RateLimiter {
             q.pop_front();
         }
         if q.len() >= self.per_window {
-            let wait = q
-                .front()
-                .map_or(window, |t| window.saturating_sub(now.saturating_duration_since(*t)));
+            let wait = q.front().map_or(window, |t| {
+                window.saturating_sub(now.saturating_duration_since(*t))
+            });
             // Round up, so a client that waits exactly this long is let in.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             return Err(secs.max(1));
@@ -366,10 +360,12 @@ mod tests {
 
     #[test]
     fn forms_parse_and_check() {
-        let s = Submission::from_form(b"report=a-report&useful=the+timeline&missing=&learn=caf%C3%A9%0D%0Ax")
-            .unwrap()
-            .check(&known())
-            .unwrap();
+        let s = Submission::from_form(
+            b"report=a-report&useful=the+timeline&missing=&learn=caf%C3%A9%0D%0Ax",
+        )
+        .unwrap()
+        .check(&known())
+        .unwrap();
         assert_eq!(s.report.as_deref(), Some("a-report"));
         assert_eq!(s.useful, "the timeline");
         assert_eq!(s.learn, "café\nx");

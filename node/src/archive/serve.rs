@@ -233,7 +233,7 @@ pub async fn run(server: Arc<ArchiveServer>, listener: TcpListener) -> Result<()
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
-        .map_err(|e| ArchiveError::Search(format!("server: {e}")))
+    .map_err(|e| ArchiveError::Search(format!("server: {e}")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -323,16 +323,17 @@ impl From<Refusal> for FeedbackRefusal {
 /// The address the limiter counts: the trusted proxy's header when configured, else the
 /// connecting address. Never stored (docs/archive.md "Privacy").
 fn client_addr(app: &ArchiveServer, req: &Request) -> IpAddr {
-    if let Some(h) = &app.client_ip_header {
-        if let Some(ip) = req
+    // The last address of a list (X-Forwarded-For): the one the nearest proxy appended, which
+    // the client cannot choose.
+    if let Some(h) = &app.client_ip_header
+        && let Some(ip) = req
             .headers()
             .get(h)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse::<IpAddr>().ok())
-        {
-            return ip;
-        }
+    {
+        return ip;
     }
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -356,7 +357,11 @@ async fn accept_feedback(
     let addr = client_addr(app, &req);
     {
         let mut limiter = app.limiter.lock().map_err(|_| {
-            FeedbackRefusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "limiter lock")
+            FeedbackRefusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "limiter lock",
+            )
         })?;
         if let Err(wait) = limiter.check(addr, Instant::now()) {
             let mut r = FeedbackRefusal::new(
@@ -433,10 +438,10 @@ async fn accept_feedback(
 }
 
 fn with_retry_after(mut r: Response, retry_after: Option<u64>) -> Response {
-    if let Some(s) = retry_after {
-        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if let Some(s) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
 }
@@ -466,7 +471,13 @@ async fn form_feedback(State(app): State<Arc<ArchiveServer>>, req: Request) -> R
                 None,
             )
         }
-        Err(r) => (r.status, false, r.message, "/feedback/".to_owned(), r.retry_after),
+        Err(r) => (
+            r.status,
+            false,
+            r.message,
+            "/feedback/".to_owned(),
+            r.retry_after,
+        ),
     };
     let html = super::site::Site::feedback_answer_page(&app.name, ok, &message, &back);
     let mut r = (

@@ -294,7 +294,10 @@ fn feedback_form(root: &str, report: Option<&str>) -> String {
     let (heading, hidden) = match report {
         Some(slug) => (
             "Feedback on this report",
-            format!("<input type=\"hidden\" name=\"report\" value=\"{}\">\n", esc(slug)),
+            format!(
+                "<input type=\"hidden\" name=\"report\" value=\"{}\">\n",
+                esc(slug)
+            ),
         ),
         None => ("Feedback on the archive", String::new()),
     };

@@ -141,11 +141,11 @@ pub fn run(cmd: ArchiveCommand) -> anyhow::Result<ExitCode> {
 
 fn parse_genesis(g: Option<&String>) -> anyhow::Result<Option<EnvelopeId>> {
     match g {
-        Some(t) => Ok(Some(
-            t.trim()
-                .parse()
-                .with_context(|| "--genesis takes the 64-hex-character genesis id")?,
-        )),
+        Some(t) => {
+            Ok(Some(t.trim().parse().with_context(
+                || "--genesis takes the 64-hex-character genesis id",
+            )?))
+        }
         None => Ok(None),
     }
 }
@@ -319,9 +319,10 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let feedback_db = match (&a.feedback_db, temporary) {
         (Some(p), _) => p.clone(),
-        (None, false) => index
-            .parent()
-            .map_or_else(|| PathBuf::from("feedback.sqlite"), |d| d.join("feedback.sqlite")),
+        (None, false) => index.parent().map_or_else(
+            || PathBuf::from("feedback.sqlite"),
+            |d| d.join("feedback.sqlite"),
+        ),
         (None, true) => {
             let mut name = a
                 .dir

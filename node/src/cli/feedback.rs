@@ -110,7 +110,11 @@ fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         Some(p) => {
             std::fs::write(p, text.as_bytes())
                 .with_context(|| format!("cannot write {}", p.display()))?;
-            eprintln!("exported {} pieces of feedback to {}", items.len(), p.display());
+            eprintln!(
+                "exported {} pieces of feedback to {}",
+                items.len(),
+                p.display()
+            );
         }
         None => print!("{text}"),
     }
