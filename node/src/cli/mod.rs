@@ -10,6 +10,7 @@ mod archive;
 mod circle;
 mod config;
 mod declassify;
+mod feedback;
 mod id;
 mod init;
 mod publish;
@@ -71,6 +72,9 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Peers, last contact, roster lag and agreement, backoff, per circle.
     Status(status::StatusArgs),
+    /// Read the reader feedback an archive server stored (list, export as JSONL).
+    #[command(subcommand)]
+    Feedback(feedback::FeedbackCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -106,5 +110,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Archive(cmd) => archive::run(cmd),
         Command::Sync(args) => sync::run(cli.home.as_deref(), cli.circle.as_deref(), args),
         Command::Status(args) => status::run(cli.home.as_deref(), cli.circle.as_deref(), args),
+        Command::Feedback(cmd) => feedback::run(cmd),
     }
 }
