@@ -7,6 +7,7 @@ pub mod archive;
 pub mod circle_ops;
 pub mod cli;
 pub mod declassify;
+pub mod demo;
 pub mod home;
 pub mod http;
 pub mod join;

@@ -10,6 +10,7 @@ mod archive;
 mod circle;
 mod config;
 mod declassify;
+mod demo;
 mod feedback;
 mod id;
 mod init;
@@ -40,6 +41,8 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a real three-company circle on loopback over HTTPS and narrate each step.
+    Demo(demo::DemoArgs),
     /// Create a node home: configuration, keystore with a new identity, data directory.
     Init(init::InitArgs),
     /// Show, export or rotate this member's identity.
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Demo(args) => demo::run(args).map(|()| ExitCode::SUCCESS),
         Command::Init(args) => init::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
         Command::Id(cmd) => id::run(cli.home.as_deref(), cmd).map(|()| ExitCode::SUCCESS),
         Command::Config(cmd) => config::run(cli.home.as_deref(), cmd),
