@@ -1,5 +1,11 @@
-//! `debrief verify FILE_OR_DIR [--genesis ID] [--entry SEQ] [--claim FILE]`: checks a copy of a
-//! circle's public log (protocol.md §7.5–§7.10) and says exactly what was and was not verified.
+//! `debrief verify FILE_OR_DIR_OR_URL [--genesis ID] [--entry SEQ] [--claim FILE] [--pin SHA256]`:
+//! checks a copy of a circle's public log (protocol.md §7.5–§7.10) and says exactly what was and
+//! was not verified.
+//!
+//! A URL (a node's public routes, protocol.md §4.13, or an archive's `log/` directory) is first
+//! mirrored into a temporary directory by the archive's own fetcher
+//! ([`crate::archive::fetch::fetch_log`]), then verified exactly as a directory is. The transport
+//! is not what makes the copy trustworthy: the signatures chained from the pinned genesis are.
 //!
 //! Exit codes: 0 everything asked for verified; 1 refused, or something that matters could not
 //! be verified (no pinned genesis, no fresh checkpoint, a retracted entry, a failed claim);
@@ -14,9 +20,11 @@ use anyhow::{Context, bail};
 use clap::Args;
 use debrief_protocol::Timestamp;
 use debrief_protocol::envelope::Envelope;
-use debrief_protocol::ids::EnvelopeId;
+use debrief_protocol::ids::{EnvelopeId, Sha256Digest};
 use debrief_protocol::publog::layout::{self, KeysFile};
 use debrief_protocol::publog::{EntryStatus, Freshness, VerifiedLog, check_claim, verify_log};
+
+use crate::http::client::{ClientTimeouts, pinned_client};
 
 /// Largest file of a published log that `verify` reads (an entry holds one report).
 const MAX_LOG_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -26,6 +34,10 @@ const MAX_LOG_FILE_BYTES: u64 = 4 * 1024 * 1024;
 pub struct VerifyArgs {
     /// A published log directory (genesis.json, entries/, checkpoint.json, keys.json), or one
     /// entry file inside one (DIR/entries/000003.json), which also selects that entry.
+    ///
+    /// Or an `https://` (or `http://`) URL of a published log: a node's public routes
+    /// (`https://HOST:PORT/v1/public/<circle-id>/`) or an archive's `log/` directory. It is
+    /// mirrored to a temporary directory, then verified the same way.
     pub path: PathBuf,
     /// The log's genesis id, as the circle published it out of band. Without it nothing ties
     /// the log to the circle, and verify exits 1.
@@ -37,11 +49,17 @@ pub struct VerifyArgs {
     /// A provenance claim (from `debrief declassify prove`) to check against the log.
     #[arg(long, value_name = "FILE")]
     pub claim: Option<PathBuf>,
+    /// With a URL: accept only the TLS key with this SHA-256 SubjectPublicKeyInfo pin (a node's
+    /// self-signed certificate; `debrief id show` prints it, `sha256:` prefix optional). Without it the system's
+    /// trusted roots are used, as for an archive behind an ordinary certificate.
+    #[arg(long, value_name = "SHA256")]
+    pub pin: Option<String>,
 }
 
 /// A log read from disk, not yet verified.
 struct LogCopy {
-    dir: PathBuf,
+    /// Where the copy came from (a directory, or the URL it was mirrored from).
+    source: String,
     genesis: Envelope,
     entries: Vec<Envelope>,
     checkpoint: Option<Envelope>,
@@ -49,17 +67,20 @@ struct LogCopy {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = args
+        .path
+        .to_str()
+        .filter(|p| p.starts_with("https://") || p.starts_with("http://"))
+    {
+        return run_url(url, &args);
+    }
+    if args.pin.is_some() {
+        bail!("--pin applies only when verifying from an https:// URL");
+    }
     if !args.path.exists() {
         bail!("{}: no such file or directory", args.path.display());
     }
-    let pinned: Option<EnvelopeId> = match &args.genesis {
-        Some(text) => Some(
-            text.trim()
-                .parse()
-                .with_context(|| "--genesis takes the 64-hex-character genesis id")?,
-        ),
-        None => None,
-    };
+    let pinned = pinned_genesis(&args)?;
     let (dir, from_file) = log_dir_of(&args.path)?;
     let entry = args.entry.or(from_file);
     let copy = match read_log(&dir) {
@@ -70,7 +91,117 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let now = now();
-    let outcome = check(&copy, pinned, entry, args.claim.as_deref(), now);
+    let outcome = check(
+        &copy,
+        pinned,
+        entry,
+        args.claim.as_deref(),
+        now,
+        Notes::default(),
+    );
+    Ok(outcome)
+}
+
+fn pinned_genesis(args: &VerifyArgs) -> anyhow::Result<Option<EnvelopeId>> {
+    match &args.genesis {
+        Some(text) => Ok(Some(
+            text.trim()
+                .parse()
+                .with_context(|| "--genesis takes the 64-hex-character genesis id")?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Lines added to the "verified" and "not verified" lists by the caller.
+#[derive(Debug, Default)]
+struct Notes {
+    verified: Vec<String>,
+    not_verified: Vec<String>,
+}
+
+/// Mirrors the log at `url` with the archive's fetcher, then verifies the copy as a directory
+/// (docs/declassification.md "Fetching and verifying").
+fn run_url(url: &str, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let pinned = pinned_genesis(args)?;
+    let mut base = reqwest::Url::parse(url).with_context(|| format!("{url}: not a URL"))?;
+    if base.path().ends_with(".json") {
+        bail!(
+            "{url}: give the log's base URL (ending in /, e.g. https://HOST:PORT/v1/public/<circle-id>/), and select an entry with --entry"
+        );
+    }
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    let tls_pin: Option<Sha256Digest> = match &args.pin {
+        Some(text) => {
+            if base.scheme() != "https" {
+                bail!("--pin needs an https:// URL");
+            }
+            Some(
+                text.trim()
+                    .trim_start_matches("sha256:")
+                    .parse()
+                    .with_context(|| "--pin takes the 64-hex-character SHA-256 TLS key pin")?,
+            )
+        }
+        None => None,
+    };
+    let mirror = tempfile::Builder::new()
+        .prefix("debrief-verify-")
+        .tempdir()
+        .context("creating a temporary directory for the mirrored log")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let fetched = rt.block_on(async {
+        let client = match tls_pin {
+            Some(pin) => pinned_client(pin, ClientTimeouts::default())
+                .map_err(|e| crate::archive::ArchiveError::Log(format!("HTTP client: {e}")))?,
+            None => crate::archive::fetch::public_client()?,
+        };
+        crate::archive::fetch::fetch_log(&client, &base, mirror.path()).await
+    });
+    let entries = match fetched {
+        Ok(n) => n,
+        Err(e) => {
+            println!("REFUSED: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!("mirrored {entries} entries from {base}");
+    let mut copy = match read_log(mirror.path()) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("REFUSED: {e:#}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    copy.source = base.to_string();
+    let mut notes = Notes::default();
+    match tls_pin {
+        Some(pin) => notes.verified.push(format!(
+            "the copy came over TLS from the server holding the key pinned by --pin {pin}"
+        )),
+        None if base.scheme() == "https" => notes.not_verified.push(
+            "who served the copy: TLS was checked against the system's trusted roots only (use --pin for a node's self-signed key); the signatures above, not the transport, are what make the copy trustworthy".into(),
+        ),
+        None => notes.not_verified.push(
+            "who served the copy: plain http, no transport security; the signatures above, not the transport, are what make the copy trustworthy".into(),
+        ),
+    }
+    notes.not_verified.push(
+        "that the server holds no newer entries or checkpoint than it served: a server can withhold; compare the checkpoint's seq and time with other copies".into(),
+    );
+    let outcome = check(
+        &copy,
+        pinned,
+        args.entry,
+        args.claim.as_deref(),
+        now(),
+        notes,
+    );
     Ok(outcome)
 }
 
@@ -172,7 +303,7 @@ fn read_log(dir: &Path) -> anyhow::Result<LogCopy> {
         None
     };
     Ok(LogCopy {
-        dir: dir.to_path_buf(),
+        source: dir.display().to_string(),
         genesis,
         entries,
         checkpoint,
@@ -187,10 +318,11 @@ fn check(
     entry: Option<u64>,
     claim: Option<&Path>,
     now: Timestamp,
+    notes: Notes,
 ) -> ExitCode {
     let own_id = copy.genesis.id();
     let pin = pinned.unwrap_or(own_id);
-    println!("log copy: {}", copy.dir.display());
+    println!("log copy: {}", copy.source);
     let log = match verify_log(&pin, &copy.genesis, &copy.entries) {
         Ok(log) => log,
         Err(e) => {
@@ -199,8 +331,10 @@ fn check(
         }
     };
     let mut ok = true;
-    let mut extra_verified = Vec::new();
-    let mut extra_not = Vec::new();
+    let Notes {
+        verified: mut extra_verified,
+        not_verified: mut extra_not,
+    } = notes;
     if pinned.is_none() {
         ok = false;
         extra_not.push(format!(

@@ -11,6 +11,7 @@
 pub mod bundle_routes;
 pub mod invites;
 pub mod metrics;
+pub mod public_routes;
 pub mod routes;
 pub mod storage;
 
@@ -395,6 +396,7 @@ impl ServerState {
             .merge(forks)
             .merge(bundles)
             .merge(invite)
+            .merge(public_routes::router())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(from_fn_with_state(
