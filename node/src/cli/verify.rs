@@ -171,6 +171,9 @@ fn run_url(url: &str, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     };
     println!("mirrored {entries} entries from {base}");
+    println!(
+        "the copy is checked below like any directory: its signatures, chained from the pinned genesis, make it trustworthy, not the server or the transport"
+    );
     let mut copy = match read_log(mirror.path()) {
         Ok(c) => c,
         Err(e) => {
