@@ -187,7 +187,11 @@ async fn every_file_of_the_layout_is_served_byte_for_byte() {
     // genesis, 5 entries (2 fixtures + 3 synthetic) and the demo's erratum/retraction, checkpoint, keys.
     assert_eq!(files.len(), w.demo.log.entries().len() + 3);
     for (rel, bytes) in &files {
-        assert_eq!(&fs::read(w.public.join(rel)).unwrap(), bytes, "{rel} on disk");
+        assert_eq!(
+            &fs::read(w.public.join(rel)).unwrap(),
+            bytes,
+            "{rel} on disk"
+        );
         let resp = w.get(&format!("{}{rel}", w.base())).await;
         assert_eq!(resp.status(), StatusCode::OK, "{rel}");
         assert_eq!(
@@ -238,7 +242,10 @@ async fn anything_outside_the_layout_is_404() {
         format!("/v1/public/{c}/entries/genesis.json"),
         format!("/v1/public/{c}/000001.json"),
         format!("/v1/public/{}/genesis.json", w.unpublished),
-        format!("/v1/public/{}/genesis.json", EnvelopeId(Sha256Digest([9; 32]))),
+        format!(
+            "/v1/public/{}/genesis.json",
+            EnvelopeId(Sha256Digest([9; 32]))
+        ),
         "/v1/public/not-a-circle/genesis.json".to_owned(),
         // Encoded separators and dots reach the handler as one segment, never a path.
         format!("/v1/public/{c}/..%2Fpending%2Fproposal.json"),
@@ -307,7 +314,10 @@ async fn verify_fetches_from_the_node_and_refuses_a_tampered_copy() {
     .await;
     assert_eq!(code, 0, "{out}");
     let n = w.demo.log.head_seq();
-    assert!(out.contains(&format!("mirrored {n} entries from {base}")), "{out}");
+    assert!(
+        out.contains(&format!("mirrored {n} entries from {base}")),
+        "{out}"
+    );
     assert!(out.contains(&format!("log copy: {base}")), "{out}");
     assert!(
         out.contains(&format!(

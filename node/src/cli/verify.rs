@@ -104,11 +104,11 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 
 fn pinned_genesis(args: &VerifyArgs) -> anyhow::Result<Option<EnvelopeId>> {
     match &args.genesis {
-        Some(text) => Ok(Some(
-            text.trim()
-                .parse()
-                .with_context(|| "--genesis takes the 64-hex-character genesis id")?,
-        )),
+        Some(text) => {
+            Ok(Some(text.trim().parse().with_context(
+                || "--genesis takes the 64-hex-character genesis id",
+            )?))
+        }
         None => Ok(None),
     }
 }
