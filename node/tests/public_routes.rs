@@ -270,6 +270,22 @@ async fn anything_outside_the_layout_is_404() {
     ] {
         assert_eq!(w.raw_status(&path).await, 404, "raw {path}");
     }
+    // A symbolic link in place of a layout file is not followed.
+    fs::remove_file(w.public.join(layout::KEYS_FILE)).unwrap();
+    std::os::unix::fs::symlink(w.public.join("notes.txt"), w.public.join(layout::KEYS_FILE))
+        .unwrap();
+    let linked = w.get(&format!("{}{}", w.base(), layout::KEYS_FILE)).await;
+    assert_eq!(linked.status(), StatusCode::NOT_FOUND);
+    // Without its genesis the directory is no public log: every file is 404.
+    fs::rename(
+        w.public.join(layout::GENESIS_FILE),
+        w.public.join("genesis.moved"),
+    )
+    .unwrap();
+    for rel in [layout::CHECKPOINT_FILE, &layout::entry_path(1)] {
+        let resp = w.get(&format!("{}{rel}", w.base())).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{rel}");
+    }
     // The layout is read-only.
     let put = w
         .client
@@ -326,6 +342,12 @@ async fn verify_fetches_from_the_node_and_refuses_a_tampered_copy() {
         "{out}"
     );
     assert!(out.contains("result: VERIFIED"), "{out}");
+
+    // No pin: the node's self-signed certificate is not trusted by the system's roots.
+    let (code, out) = verify_async(vec![base.clone(), "--genesis".into(), genesis.clone()]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("REFUSED: "), "{out}");
+    assert!(!out.contains("mirrored"), "{out}");
 
     // Another pin: the connection is refused before anything is read.
     let (code, out) = verify_async(vec![
