@@ -404,3 +404,61 @@ fn verify_refuses_a_pin_without_a_url_and_an_entry_url() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("give the log's base URL"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_fetches_from_an_archives_log_directory() {
+    use debrief_node::archive::serve::{ArchiveServer, FeedbackOptions, run};
+    use debrief_node::archive::{BuildOptions, SiteOptions, build};
+
+    // An archive built from the node's public log, served over plain HTTP on loopback.
+    let w = world(ServerLimits::default()).await;
+    let genesis = w.demo.log.genesis_id();
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    build(&BuildOptions {
+        log_dir: w.public.clone(),
+        out_dir: site.clone(),
+        genesis: Some(genesis),
+        site: SiteOptions::default(),
+        progress: false,
+        now: debrief_node::node::now(),
+        yearly: Vec::new(),
+    })
+    .unwrap();
+    let (archive, _) = ArchiveServer::open(
+        &site,
+        &tmp.path().join("search.db"),
+        &FeedbackOptions::new(tmp.path().join("feedback.db")),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(run(Arc::new(archive), listener));
+
+    let base = format!("http://127.0.0.1:{port}/log/");
+    let (code, out) =
+        verify_async(vec![base.clone(), "--genesis".into(), genesis.to_string()]).await;
+    assert_eq!(code, 0, "{out}");
+    let n = w.demo.log.head_seq();
+    assert!(
+        out.contains(&format!("mirrored {n} entries from {base}")),
+        "{out}"
+    );
+    assert!(
+        out.contains("- who served the copy: plain http, no transport security"),
+        "{out}"
+    );
+    assert!(out.contains("result: VERIFIED"), "{out}");
+    // A pin makes no sense without TLS.
+    let (code, out) = verify_async(vec![
+        base,
+        "--genesis".into(),
+        genesis.to_string(),
+        "--pin".into(),
+        w.pin.to_string(),
+    ])
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--pin needs an https:// URL"), "{out}");
+    task.abort();
+}
