@@ -11,11 +11,15 @@ use debrief_node::home::Home;
 use debrief_node::node::{Circle, Node};
 use debrief_node::sharing::{self, Accepted, ImportLine, SharingError};
 use debrief_node::store::bundles;
+use debrief_node::store::circle::RosterImportError;
 use debrief_protocol::bundle::{
     AgeHeaderError, BundleError, BundleObject, Part, Recipient, recipients_digest,
 };
+use debrief_protocol::envelope::Envelope;
 use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
-use debrief_protocol::roster::{EventBody, Policy, QuorumAction, TipStatement};
+use debrief_protocol::roster::{
+    EventBody, MemberChange, Policy, QuorumAction, RosterError, TipStatement,
+};
 use debrief_protocol::{MemberId, Sha256Digest, Timestamp};
 use debrief_tests::attack_kit::{
     ChainPos, Share, company, encrypt_to, forge_bundle, header_json, inner_of, listed_recipients,
@@ -418,4 +422,108 @@ fn attack_endless_data_at_accept() {
     // Delta, a recipient, sees none of it in the feed.
     let (feed, _) = sharing::feed_after(&w.circle, &w.delta.member_id(), 0, 100).unwrap();
     assert!(feed.is_empty());
+}
+
+/// Delta moves its endpoint (request counter 1), then moves again (counter 2). Mallory, who
+/// captured the first signed request, gets it sequenced again to point Delta's endpoint back at
+/// a host she controls. The node's store folds every event through the roster rules before it
+/// stores anything: the replay is refused and the roster keeps the new endpoint
+/// (protocol.md §2.10). The sequencer's own authoring refuses it before signing, too.
+#[test]
+fn attack_member_request_replayed_at_node_store() {
+    let mut w = world();
+    let endpoint = |host: &str| MemberChange::SetEndpoint {
+        endpoint: Some(format!("https://{host}.example.net:8443")),
+        tls_spki_sha256: w.delta.tls_spki_pin(),
+    };
+    let (old, new) = (endpoint("delta-old"), endpoint("delta-new"));
+    let mut at = w.now;
+    let mut apply = |w: &mut World, change: &MemberChange, request: Envelope| {
+        at = at.plus_seconds(60);
+        let event = w
+            .circle
+            .roster
+            .sequence(
+                at,
+                EventBody::for_member_request(change, request),
+                w.node.identity(),
+                Some(w.now.plus_seconds(3600)),
+            )
+            .unwrap();
+        let (roster, _) = w
+            .circle
+            .store
+            .append_roster_events(Some(&w.circle.roster), &[event], w.now.plus_seconds(3600))
+            .unwrap();
+        w.circle.roster = roster;
+    };
+    let expires = w.now.plus_seconds(86_400);
+    let old_request = w
+        .circle
+        .roster
+        .member_request(&w.delta.member_id(), old.clone(), expires)
+        .sign(&w.delta)
+        .unwrap();
+    apply(&mut w, &old, old_request.clone());
+    let new_request = w
+        .circle
+        .roster
+        .member_request(&w.delta.member_id(), new.clone(), expires)
+        .sign(&w.delta)
+        .unwrap();
+    apply(&mut w, &new, new_request);
+    let head = w.circle.roster.head_id();
+    let refusal = RosterError::CounterNotIncreasing {
+        seq: 3,
+        member: w.delta.member_id(),
+        last: 2,
+        got: 1,
+    };
+    let later = w.now.plus_seconds(3600);
+    let replay_body = EventBody::for_member_request(&old, old_request);
+    assert_eq!(
+        w.circle
+            .roster
+            .sequence(
+                w.now.plus_seconds(600),
+                replay_body.clone(),
+                w.node.identity(),
+                Some(later)
+            )
+            .unwrap_err(),
+        refusal
+    );
+    // Signed anyway (by a sequencer that skips its own checks) and offered to the store.
+    let replay = w
+        .circle
+        .roster
+        .next_event(w.now.plus_seconds(600), replay_body)
+        .sign(w.node.identity())
+        .unwrap();
+    let err = w
+        .circle
+        .store
+        .append_roster_events(Some(&w.circle.roster), &[replay], later)
+        .unwrap_err();
+    match err {
+        RosterImportError::Rule { seq: 3, source } => {
+            assert_eq!(source, refusal);
+            assert_eq!(source.rule(), "§2.10");
+        }
+        other => panic!("{other:?}"),
+    }
+    let stored = w
+        .node
+        .circle(Some(&w.circle.roster.circle_id().to_hex()), later)
+        .unwrap();
+    assert_eq!(stored.roster.head_id(), head, "nothing stored");
+    assert_eq!(
+        stored
+            .roster
+            .member(&w.delta.member_id())
+            .unwrap()
+            .endpoint
+            .as_deref(),
+        Some("https://delta-new.example.net:8443")
+    );
 }
