@@ -527,3 +527,121 @@ fn attack_member_request_replayed_at_node_store() {
         Some("https://delta-new.example.net:8443")
     );
 }
+
+/// Bravo shares a RED report with the node S and Charlie only. Delta, a member but not a
+/// recipient, asks the node for it by object id and reads the feed: the header (which lists
+/// the recipients and the ciphertext) is never handed out; only the chain link, which every
+/// member may see and which says no more than "named audience", is (protocol.md §3.21, §3).
+/// These are the functions the `bundles/{id}` and `feed` routes answer from.
+#[test]
+fn attack_red_bundle_or_header_requested_by_non_recipient() {
+    let mut w = world();
+    let me = w.node.identity().member_id();
+    let red = report(&w.bravo, "Our auth outage")
+        .red(&[&w.charlie])
+        .seal(&w.circle.roster, w.now)
+        .unwrap();
+    // S is not named: it keeps the link only, and serves no header to anyone.
+    assert!(matches!(
+        w.accept(red.as_bytes()).unwrap(),
+        Accepted::New {
+            readability: sharing::Readability::LinkOnly,
+            ..
+        }
+    ));
+    assert_eq!(w.held(), (1, 0));
+    // A RED report naming S too: S holds it whole.
+    let mut share = report(&w.bravo, "Our second auth outage").at(ChainPos::after(&red));
+    share.tlp = debrief_protocol::bundle::Tlp::Red;
+    share.named = vec![me.clone(), w.charlie.member_id()];
+    let named = share.seal(&w.circle.roster, w.now).unwrap();
+    assert!(matches!(
+        w.accept(named.as_bytes()).unwrap(),
+        Accepted::New {
+            readability: sharing::Readability::Opened,
+            ..
+        }
+    ));
+    let id = named.header().id();
+    for outsider in [
+        w.delta.member_id(),
+        company(66, "Mallory Holdings").member_id(),
+    ] {
+        assert!(
+            sharing::bundle_object(&w.circle, &id, &outsider)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            sharing::bundle_object(&w.circle, &red.header().id(), &outsider)
+                .unwrap()
+                .is_none()
+        );
+        let (feed, _) = sharing::feed_after(&w.circle, &outsider, 0, 100).unwrap();
+        assert!(feed.is_empty(), "{outsider} saw a RED header");
+    }
+    // Charlie, named, gets it byte for byte; both links are visible to every member.
+    let got = sharing::bundle_object(&w.circle, &id, &w.charlie.member_id())
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.as_bytes(), named.as_bytes());
+    let (feed, _) = sharing::feed_after(&w.circle, &w.charlie.member_id(), 0, 100).unwrap();
+    assert_eq!(feed.iter().map(|e| e.object).collect::<Vec<_>>(), vec![id]);
+    let links = sharing::links_after(&w.circle, 0, 100).unwrap();
+    assert_eq!(links.len(), 2);
+}
+
+/// Delta, not a recipient of Bravo's RED report, tampers with its feed cursor (negative, zero,
+/// exactly at and just before the hidden row, the largest and smallest values) hoping to land
+/// inside the rows it may not see. Every cursor only moves the start of the scan; visibility is
+/// decided per row, so the RED header never appears, and the circle-wide one always does
+/// (protocol.md §3.21).
+#[test]
+fn attack_feed_cursor_tampering() {
+    let mut w = world();
+    let me = w.node.identity().member_id();
+    let amber = report(&w.bravo, "Circle-wide")
+        .seal(&w.circle.roster, w.now)
+        .unwrap();
+    let mut share = report(&w.bravo, "Named only").at(ChainPos::after(&amber));
+    share.tlp = debrief_protocol::bundle::Tlp::Red;
+    share.named = vec![me, w.charlie.member_id()];
+    let red = share.seal(&w.circle.roster, w.now).unwrap();
+    let amber2 = report(&w.charlie, "Circle-wide again")
+        .seal(&w.circle.roster, w.now)
+        .unwrap();
+    for b in [&amber, &red, &amber2] {
+        w.accept(b.as_bytes()).unwrap();
+    }
+    let delta = w.delta.member_id();
+    let (all, end) = sharing::feed_after(&w.circle, &w.charlie.member_id(), 0, 100).unwrap();
+    assert_eq!(all.len(), 3);
+    let red_seq = all[1].ingest_seq;
+    assert_eq!(all[1].object, red.header().id());
+    for cursor in [i64::MIN, -1, 0, red_seq - 1, red_seq, end, i64::MAX] {
+        for limit in [1, 100] {
+            let mut seen = Vec::new();
+            let mut c = cursor;
+            loop {
+                let (page, next) = sharing::feed_after(&w.circle, &delta, c, limit).unwrap();
+                assert!(next >= c, "the cursor never moves back");
+                if page.is_empty() {
+                    break;
+                }
+                seen.extend(page.iter().map(|e| e.object));
+                c = next;
+            }
+            assert!(
+                !seen.contains(&red.header().id()),
+                "cursor {cursor}: Delta saw the RED header"
+            );
+            let expected: Vec<_> = [&amber, &amber2]
+                .iter()
+                .zip([all[0].ingest_seq, all[2].ingest_seq])
+                .filter(|(_, seq)| *seq > cursor)
+                .map(|(b, _)| b.header().id())
+                .collect();
+            assert_eq!(seen, expected, "cursor {cursor}, limit {limit}");
+        }
+    }
+}
