@@ -262,9 +262,13 @@ pub fn issue_invite(
     let env = invite
         .sign(me)
         .map_err(|e| CircleOpError::Refused(format!("cannot sign the invite: {e}")))?;
-    circle.store.put_meta(
-        &invite_meta_key(&invite.token_sha256),
-        &String::from_utf8_lossy(&env.to_json()),
+    // protocol.md §4.11.3: recorded where the `charter` and `join` routes look for it (the
+    // same `meta` key the sequencer reads at admission), after checking it like any invite.
+    crate::server::invites::record_invite(&mut circle.store, &circle.roster, &env).map_err(
+        |e| match e {
+            crate::server::invites::InviteError::Store(e) => CircleOpError::Store(e),
+            other => CircleOpError::Refused(other.to_string()),
+        },
     )?;
     Ok(CircleInfo {
         format: CIRCLE_INFO_FORMAT.into(),
@@ -434,6 +438,25 @@ pub fn vouch(
     lifetime_secs: Option<i64>,
     now: Timestamp,
 ) -> Result<Envelope, CircleOpError> {
+    let env = make_vouch(circle, me, my_id, request, reason, lifetime_secs, now)?;
+    accept_join_request(circle, &request.invite, &request.join_request, now)?;
+    accept_vouch(circle, &env, now)?;
+    Ok(env)
+}
+
+/// Checks a join request as a sponsor and signs a vouch for it, storing nothing (the network
+/// form posts it to the node holding the join request; [`vouch`] stores it here). The sponsor
+/// must be a current member other than the candidate; the join request and its invite must
+/// pass the §2.8 checks against this node's roster.
+pub fn make_vouch(
+    circle: &Circle,
+    me: &dyn Signer,
+    my_id: &MemberId,
+    request: &JoinRequestFile,
+    reason: &str,
+    lifetime_secs: Option<i64>,
+    now: Timestamp,
+) -> Result<Envelope, CircleOpError> {
     check_join_file(request)?;
     require_member(&circle.roster, my_id)?;
     if reason.trim().is_empty() {
@@ -457,12 +480,8 @@ pub fn vouch(
         now.plus_seconds(lifetime),
         reason.to_owned(),
     );
-    let env = v
-        .sign(me)
-        .map_err(|e| CircleOpError::Refused(format!("cannot sign the vouch: {e}")))?;
-    accept_join_request(circle, &request.invite, &request.join_request, now)?;
-    accept_vouch(circle, &env, now)?;
-    Ok(env)
+    v.sign(me)
+        .map_err(|e| CircleOpError::Refused(format!("cannot sign the vouch: {e}")))
 }
 
 /// Accepts a vouch into `pending` (what a node does when a sponsor posts one): it must read as
@@ -613,6 +632,147 @@ pub fn admit(
     done.push(subject);
     circle.store.remove_pending(&done)?;
     Ok(event)
+}
+
+/// A join request waiting for vouches, as `circle pending` shows it.
+#[derive(Debug, Clone)]
+pub struct PendingAdmission {
+    /// The join request's envelope id (what vouches name and `circle admit ID` takes).
+    pub join_request: EnvelopeId,
+    pub candidate: MemberId,
+    pub org: String,
+    /// The §2.7 count of the vouches held for it, judged as an admit made now would.
+    pub vouches: debrief_protocol::roster::VouchCount,
+    /// Whether this node holds the invite the request answers (the sequencer needs it to
+    /// admit: it is the node whose maintainer issued the invite).
+    pub invite_held: bool,
+}
+
+impl PendingAdmission {
+    /// Whether the sequencer can admit now.
+    pub fn ready(&self) -> bool {
+        self.invite_held && self.vouches.is_met()
+    }
+}
+
+/// Summarises one join request and the vouches held for it against `roster` at `now`; `None`
+/// when the envelope is not a readable join request with a valid card.
+pub fn admission_summary(
+    roster: &Roster,
+    join: &Envelope,
+    vouches: &[Envelope],
+    invite_held: bool,
+    now: Timestamp,
+) -> Option<PendingAdmission> {
+    let claim: JoinRequest = join.unverified_payload().ok()?;
+    let card = debrief_protocol::identity::verify_card(&claim.card).ok()?;
+    let at = next_at(roster, now);
+    let count = roster.count_vouches(join.id(), &card.member, vouches, at);
+    Some(PendingAdmission {
+        join_request: join.id(),
+        candidate: card.member.clone(),
+        org: card.org.clone(),
+        vouches: count,
+        invite_held,
+    })
+}
+
+/// Every join request pending on this node with its vouch count (protocol.md §2.7), oldest
+/// first: what the sequencer reads in `circle pending` before `circle admit ID`.
+pub fn pending_admissions(
+    circle: &Circle,
+    now: Timestamp,
+) -> Result<Vec<PendingAdmission>, CircleOpError> {
+    let mut out = Vec::new();
+    for p in circle.store.pending(PendingKind::JoinRequest, None)? {
+        let held = join_invite(circle, &p.envelope)?.is_some();
+        let vouches = pending_vouches(circle, &p.envelope.id())?;
+        if let Some(s) = admission_summary(&circle.roster, &p.envelope, &vouches, held, now) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// The recorded invite a join request answers (by its token's hash), if this node holds it.
+fn join_invite(circle: &Circle, join: &Envelope) -> Result<Option<Envelope>, CircleOpError> {
+    let Some(token) = join
+        .unverified_payload::<JoinRequest>()
+        .ok()
+        .and_then(|j| InviteToken::parse(&j.invite_token))
+    else {
+        return Ok(None);
+    };
+    Ok(crate::server::invites::find_invite(
+        &circle.store,
+        &token.hash(),
+    )?)
+}
+
+/// Finds a pending join request by id or unique id prefix, with the invite it answers.
+pub fn pending_join_request(
+    circle: &Circle,
+    prefix: &str,
+) -> Result<JoinRequestFile, CircleOpError> {
+    let prefix = prefix.trim().to_ascii_lowercase();
+    if prefix.is_empty() {
+        return Err(CircleOpError::Refused(
+            "give a join request file or id prefix".into(),
+        ));
+    }
+    let found: Vec<Envelope> = circle
+        .store
+        .pending(PendingKind::JoinRequest, None)?
+        .into_iter()
+        .map(|p| p.envelope)
+        .filter(|e| e.id().to_hex().starts_with(&prefix))
+        .collect();
+    let join = match found.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            return Err(CircleOpError::Refused(format!(
+                "no pending join request of circle {:?} has an id starting with {prefix:?} \
+                 (see `debrief circle pending`)",
+                circle.roster.name()
+            )));
+        }
+        many => {
+            return Err(CircleOpError::Refused(format!(
+                "{prefix:?} matches several pending join requests: {}",
+                many.iter()
+                    .map(|e| e.id().to_hex())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    let invite = join_invite(circle, &join)?.ok_or_else(|| {
+        CircleOpError::Refused(format!(
+            "join request {} answers an invite this node holds no record of (issued on \
+             another node, or revoked); the sequencer admits it with the join request file \
+             from the maintainer that issued it",
+            join.id()
+        ))
+    })?;
+    Ok(JoinRequestFile {
+        format: JOIN_REQUEST_FORMAT.into(),
+        invite,
+        join_request: join,
+    })
+}
+
+/// Admits a pending join request (the sequencer, `circle admit ID`): the join request posted to
+/// this node's `join` route, its invite and every vouch held for it, from the pending store;
+/// no files needed. Refused with the precise §2.7/§2.8 reason, storing nothing.
+pub fn admit_pending(
+    circle: &mut Circle,
+    sequencer: &dyn Signer,
+    my_id: &MemberId,
+    prefix: &str,
+    now: Timestamp,
+) -> Result<LoggedEvent, CircleOpError> {
+    let file = pending_join_request(circle, prefix)?;
+    admit(circle, sequencer, my_id, &file, &[], now)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1435,5 +1595,112 @@ mod tests {
             "{err}"
         );
         assert_eq!(ca.roster.head_seq(), 1);
+    }
+
+    #[test]
+    fn admit_pending_takes_the_request_invite_and_vouches_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = node(&dir.path().join("a"), "Alpha");
+        let b = node(&dir.path().join("b"), "Beta");
+        let c = node(&dir.path().join("c"), "Gamma");
+        let t = now();
+        let policy = Policy {
+            vouches: 2,
+            ..Policy::default()
+        };
+        let mut ca = a
+            .create_circle(
+                "ops",
+                "Be kind.",
+                policy,
+                vec![b.signed_card(t).unwrap()],
+                t,
+            )
+            .unwrap();
+        let cb = b
+            .add_circle("ops", &ca.store.roster_envelopes().unwrap(), t)
+            .unwrap();
+        let a_id = a.identity().member_id();
+        let b_id = b.identity().member_id();
+        let info = issue_invite(
+            &mut ca,
+            a.identity(),
+            &a_id,
+            Some("https://a.example"),
+            a.identity().tls_spki_pin(),
+            t,
+            3600,
+        )
+        .unwrap();
+        let file = make_join_request(
+            &info,
+            c.signed_card(t).unwrap(),
+            Vec::new(),
+            c.identity(),
+            t,
+        )
+        .unwrap();
+        let join_id = file.join_request.id();
+        accept_join_request(&mut ca, &file.invite, &file.join_request, t).unwrap();
+
+        // Unknown prefixes are refused; a held request shows 0 of 2 vouches.
+        let err = admit_pending(&mut ca, a.identity(), &a_id, "zz", t).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "no pending join request of circle \"ops\" has an id starting with \"zz\""
+            ),
+            "{err}"
+        );
+        let shown = pending_admissions(&ca, t).unwrap();
+        assert_eq!(shown.len(), 1);
+        assert_eq!(
+            (
+                shown[0].join_request,
+                shown[0].org.as_str(),
+                shown[0].vouches.needed
+            ),
+            (join_id, "Gamma", 2)
+        );
+        assert!(shown[0].vouches.counted.is_empty() && !shown[0].ready());
+
+        // B's vouch, made without storing, then accepted by A; A vouches on its own node.
+        let bv = make_vouch(&cb, b.identity(), &b_id, &file, "peer", None, t).unwrap();
+        assert!(pending_vouches(&cb, &join_id).unwrap().is_empty());
+        accept_vouch(&mut ca, &bv, t).unwrap();
+        let held = pending_join_request(&ca, &join_id.to_hex()[..10]).unwrap();
+        assert_eq!(held.invite, info.invite);
+        vouch(
+            &mut ca,
+            a.identity(),
+            &a_id,
+            &held,
+            "long-time peer",
+            None,
+            t,
+        )
+        .unwrap();
+        assert!(pending_admissions(&ca, t).unwrap()[0].ready());
+
+        // With its invite forgotten, the request can no longer be admitted by id.
+        let hash = InviteToken::parse(&info.token).unwrap().hash();
+        let kept = ca.store.meta(&invite_meta_key(&hash)).unwrap().unwrap();
+        crate::server::invites::revoke_invite(&mut ca.store, &hash).unwrap();
+        assert!(!pending_admissions(&ca, t).unwrap()[0].ready());
+        let err = admit_pending(&mut ca, a.identity(), &a_id, &join_id.to_hex(), t).unwrap_err();
+        assert!(err.to_string().contains("holds no record of"), "{err}");
+        ca.store.put_meta(&invite_meta_key(&hash), &kept).unwrap();
+
+        let event =
+            admit_pending(&mut ca, a.identity(), &a_id, &join_id.to_hex()[..10], t).unwrap();
+        assert_eq!((event.seq, event.kind), (1, "admit"));
+        assert!(ca.roster.member(&c.identity().member_id()).is_some());
+        assert!(pending_admissions(&ca, t).unwrap().is_empty());
+        // B's store never held anything for it.
+        assert!(
+            cb.store
+                .pending(PendingKind::JoinRequest, None)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

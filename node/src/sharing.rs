@@ -953,7 +953,8 @@ pub fn bundle_tlp(t: report::Tlp) -> Tlp {
     }
 }
 
-/// The latest version of a report lineage: (header id, header).
+/// The latest version of a report lineage: (header id, header) — the highest version by the
+/// lineage's author (protocol.md §3.31).
 pub fn latest_version(
     circle: &Circle,
     bundle_id: &str,
@@ -1678,7 +1679,8 @@ pub fn links_after(
         .collect()
 }
 
-/// Headers stored after `cursor` that `viewer` may see (RED only to its recipients), oldest
+/// Headers stored after `cursor` that `viewer` may see (RED only to its recipients, protocol.md
+/// §3.32), oldest
 /// first, at most `limit`, and the cursor to resume from (the last row looked at, so hidden rows
 /// are not scanned again).
 pub fn feed_after(
@@ -1730,7 +1732,8 @@ fn visible(viewer: &MemberId, tlp: &str, recipients: &str) -> Result<bool, Shari
     Ok(members.contains(viewer))
 }
 
-/// The bundle object with this outer-header envelope id, if held and `viewer` may see it.
+/// The bundle object with this outer-header envelope id, if held and `viewer` may see it
+/// (protocol.md §3.32).
 pub fn bundle_object(
     circle: &Circle,
     object: &EnvelopeId,

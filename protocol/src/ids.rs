@@ -90,6 +90,18 @@ macro_rules! digest_id {
             pub fn to_hex(&self) -> String {
                 self.0.to_hex()
             }
+
+            /// The hex form in groups of four, for reading aloud (e.g. a circle id confirmed
+            /// by phone).
+            pub fn grouped(&self) -> String {
+                let hex = self.to_hex();
+                let groups: Vec<&str> = hex
+                    .as_bytes()
+                    .chunks(4)
+                    .map(|c| std::str::from_utf8(c).unwrap_or(""))
+                    .collect();
+                groups.join(" ")
+            }
         }
 
         impl fmt::Display for $name {

@@ -19,6 +19,7 @@ pub mod roster;
 pub mod rotation;
 pub mod timestamp;
 pub mod wire;
+pub mod yearly;
 
 pub use envelope::{Envelope, EnvelopeError, PayloadType, PublicKey, Signer, Verified};
 pub use ids::{EnvelopeId, KeyId, MemberId, Sha256Digest};

@@ -11,6 +11,8 @@ pub mod build;
 pub mod demo;
 pub mod fetch;
 mod html;
+
+pub use html::esc;
 pub mod logdir;
 pub mod serve;
 pub mod site;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::circle_ops as ops;
 use crate::home::Home;
+use crate::join;
 use crate::node::{Circle, Node, now};
 use crate::store::circle::PendingKind;
 
@@ -19,16 +20,41 @@ use crate::store::circle::PendingKind;
 pub enum CircleCommand {
     /// Found a circle: you become its first maintainer and its sequencer.
     Create(CreateArgs),
-    /// Issue a one-time invite (a maintainer): writes the CIRCLE_INFO file for one candidate.
+    /// Issue a one-time invite (a maintainer): writes the INVITE file for one candidate, who
+    /// joins over the network (`circle join`) or with files (`circle request`).
     Invite {
-        /// Where to write the circle info (it holds the one-time token: send it privately).
+        /// Where to write the invite (it holds the one-time token: send it privately).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Days the invite stays valid.
         #[arg(long, default_value_t = 14)]
         valid_days: u32,
+        /// This node's HTTPS endpoint for the candidate (default: `server.public_endpoint`).
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
         #[arg(long)]
         force: bool,
+    },
+    /// As a candidate: join over the network with an INVITE file. Checks the invite, shows the
+    /// circle id to confirm out of band, fetches the charter from the maintainer over HTTPS
+    /// (pinned TLS), and sends the signed join request. `circle fetch` completes the join
+    /// once the circle admitted you.
+    Join {
+        /// The invite file from a maintainer (`circle invite --out`).
+        invite: PathBuf,
+        /// Confirm the circle id and accept the charter without questions.
+        #[arg(long)]
+        yes: bool,
+        /// Local name for the circle on this node (default: the circle's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Pull the roster over the network: completes pending joins (`circle join`) once
+    /// admitted, or fetches newer roster events of a circle from the sequencer (or --from).
+    Fetch {
+        /// The member whose node to ask (id, id prefix or org; default: the sequencer).
+        #[arg(long, value_name = "MEMBER")]
+        from: Option<String>,
     },
     /// As a candidate: read CIRCLE_INFO, show the charter, and sign a join request.
     Request {
@@ -43,26 +69,33 @@ pub enum CircleCommand {
         #[arg(long)]
         force: bool,
     },
-    /// As a sponsor: vouch for a candidate's join request.
+    /// As a sponsor: vouch for a candidate's join request: a file (`circle request --out`), or
+    /// the id (prefix) of a join request pending on this node or, over the network, on the
+    /// sequencer's node (or --to MEMBER's).
     Vouch {
-        /// The join request file (`circle request --out`).
-        request: PathBuf,
+        /// The join request file, or a join request id (prefix) from `circle pending`.
+        request: String,
         /// Why you vouch (maintainers read it).
         #[arg(long)]
         reason: String,
-        /// Where to write the vouch (for the sequencer).
+        /// Where to write the vouch (file form only: for the sequencer).
         #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        out: Option<PathBuf>,
+        /// The member whose node holds the join request (network form; default: the
+        /// sequencer).
+        #[arg(long, value_name = "MEMBER")]
+        to: Option<String>,
         /// Days the vouch stays valid (capped by the policy's vouch lifetime).
         #[arg(long)]
         valid_days: Option<u32>,
         #[arg(long)]
         force: bool,
     },
-    /// As the sequencer: admit a candidate on its join request and vouches.
+    /// As the sequencer: admit a candidate on its join request and vouches: a join request
+    /// file, or the id (prefix) of a join request pending on this node (`circle pending`).
     Admit {
-        /// The join request file.
-        request: PathBuf,
+        /// The join request file, or a pending join request's id (prefix).
+        request: String,
         /// Vouch files (pending vouches this node holds for the request count too).
         #[arg(long = "vouch", value_name = "FILE")]
         vouches: Vec<PathBuf>,
@@ -123,8 +156,16 @@ pub enum CircleCommand {
         #[arg(long = "vouch", value_name = "FILE")]
         vouches: Vec<PathBuf>,
     },
-    /// List what waits: join requests, vouches, member requests, proposals.
-    Pending,
+    /// List what waits: join requests (with their vouch counts), member requests, proposals.
+    Pending {
+        /// Ask the sequencer's node (or --from MEMBER's) for its pending join requests and
+        /// vouches over the network instead of this node's store.
+        #[arg(long)]
+        remote: bool,
+        /// The member whose node to ask (with --remote; default: the sequencer).
+        #[arg(long, value_name = "MEMBER", requires = "remote")]
+        from: Option<String>,
+    },
     /// Leave the circle.
     Leave {
         #[command(flatten)]
@@ -291,18 +332,19 @@ pub fn run(
         CircleCommand::Invite {
             out,
             valid_days,
+            endpoint,
             force,
         } => {
+            refuse_overwrite(&out, force)?;
             let mut c = node.circle(circle, t)?;
-            let info = ops::issue_invite(
-                &mut c,
-                me,
-                &my_id,
-                node.config().server.public_endpoint.as_deref(),
-                me.tls_spki_pin(),
-                t,
-                i64::from(valid_days) * 86_400,
-            )?;
+            let lifetime = i64::from(valid_days) * 86_400;
+            let endpoint = endpoint.or_else(|| node.config().server.public_endpoint.clone());
+            let info = match &endpoint {
+                Some(url) => join::invite(&node, &mut c, url, lifetime, t)?,
+                None => {
+                    ops::issue_invite(&mut c, me, &my_id, None, me.tls_spki_pin(), t, lifetime)?
+                }
+            };
             write_json(&out, &info, force)?;
             println!(
                 "Wrote a one-time invite to circle {:?} to {} (valid {valid_days} days).",
@@ -310,12 +352,35 @@ pub fn run(
                 out.display()
             );
             println!("  It holds the invite token: send it to the candidate only.");
+            match &endpoint {
+                Some(url) => println!(
+                    "  The candidate runs `debrief circle join {}`; it reaches this node at \
+                     {url} (keep `debrief serve` running) with TLS pin {}.",
+                    out.display(),
+                    me.tls_spki_pin()
+                ),
+                None => println!(
+                    "  warning: no endpoint (set server.public_endpoint or pass --endpoint): \
+                     the candidate can join only with files (`debrief circle request`)."
+                ),
+            }
+            if !ops::is_sequencer(&c.roster, &my_id) {
+                println!(
+                    "  note: the join request will wait on this node; the sequencer {} admits \
+                     it with the join request file (`circle admit FILE`).",
+                    c.roster.sequencer()
+                );
+            }
             println!(
-                "  The candidate confirms the circle id out of band: {}",
-                grouped_id(&c.roster.circle_id().to_hex())
+                "  Read the circle id to the candidate by phone or in person:\n    {}",
+                c.roster.circle_id().grouped()
             );
             Ok(())
         }
+        CircleCommand::Join { invite, yes, name } => {
+            join_command(&node, &invite, yes, name.as_deref())
+        }
+        CircleCommand::Fetch { from } => fetch_command(&node, circle, from.as_deref()),
         CircleCommand::Request {
             info,
             out,
@@ -326,21 +391,26 @@ pub fn run(
             request,
             reason,
             out,
+            to,
             valid_days,
             force,
         } => {
             let mut c = node.circle(circle, t)?;
+            let lifetime = valid_days.map(|d| i64::from(d) * 86_400);
+            let path = Path::new(&request);
+            if !path.exists() {
+                return vouch_by_id(&node, &mut c, &request, &reason, lifetime, to.as_deref());
+            }
+            let Some(out) = out else {
+                bail!(
+                    "pass --out FILE: the vouch for a join request file is written for the \
+                     sequencer"
+                );
+            };
+            let request = path.to_owned();
             let file: ops::JoinRequestFile = read_json(&request, "join request file")?;
-            let env = ops::vouch(
-                &mut c,
-                me,
-                &my_id,
-                &file,
-                &reason,
-                valid_days.map(|d| i64::from(d) * 86_400),
-                t,
-            )
-            .with_context(|| format!("{}: no vouch was made", request.display()))?;
+            let env = ops::vouch(&mut c, me, &my_id, &file, &reason, lifetime, t)
+                .with_context(|| format!("{}: no vouch was made", request.display()))?;
             write_envelope(&out, &env, force)?;
             println!(
                 "Vouched for join request {} in circle {:?}; wrote the vouch to {}",
@@ -352,17 +422,34 @@ pub fn run(
         }
         CircleCommand::Admit { request, vouches } => {
             let mut c = node.circle(circle, t)?;
-            let file: ops::JoinRequestFile = read_json(&request, "join request file")?;
-            let vouches = read_envelopes(&vouches)?;
-            let event = ops::admit(&mut c, me, &my_id, &file, &vouches, t).with_context(|| {
-                format!("{}: not admitted; nothing was stored", request.display())
-            })?;
+            let path = Path::new(&request);
+            let event = if path.exists() {
+                let file: ops::JoinRequestFile = read_json(path, "join request file")?;
+                let vouches = read_envelopes(&vouches)?;
+                ops::admit(&mut c, me, &my_id, &file, &vouches, t).with_context(|| {
+                    format!("{}: not admitted; nothing was stored", path.display())
+                })?
+            } else {
+                if !vouches.is_empty() {
+                    bail!(
+                        "{request:?} is not a file; a pending join request is admitted on the \
+                         vouches pending on this node (drop --vouch, or give the join request \
+                         file)"
+                    );
+                }
+                ops::admit_pending(&mut c, me, &my_id, &request, t).with_context(|| {
+                    format!("join request {request}: not admitted; nothing was stored")
+                })?
+            };
             println!(
                 "Roster event {}: {}",
                 event.seq,
                 ops::describe_event(&c.roster, &event)
             );
-            println!("Send the new member the roster log (`debrief circle export FILE`).");
+            println!(
+                "The new member completes its join with `debrief circle fetch` (while this node \
+                 serves), or import the roster log (`debrief circle export FILE`)."
+            );
             Ok(())
         }
         CircleCommand::Remove {
@@ -458,7 +545,14 @@ pub fn run(
             );
             Ok(())
         }
-        CircleCommand::Pending => pending(&node.circle(circle, t)?),
+        CircleCommand::Pending { remote, from } => {
+            let c = node.circle(circle, t)?;
+            if remote {
+                pending_remote(&node, &c, from.as_deref())
+            } else {
+                pending(&c)
+            }
+        }
         CircleCommand::Leave { out } => {
             let change = MemberChange::Leave {
                 chain_tip: TipStatement::EMPTY,
@@ -662,7 +756,7 @@ fn request(
     let roster = ops::check_circle_info(&info, t)
         .with_context(|| format!("{}: refused", info_file.display()))?;
     println!("Circle {:?}", roster.name());
-    println!("  circle id: {}", grouped_id(&roster.circle_id().to_hex()));
+    println!("  circle id: {}", roster.circle_id().grouped());
     println!("  (confirm this id with the maintainer out of band)");
     println!(
         "  members: {}",
@@ -697,13 +791,46 @@ fn request(
     Ok(())
 }
 
+/// One line per join request, with its §2.7 vouch count and what to do next.
+fn print_admissions(admissions: &[ops::PendingAdmission], here: bool) {
+    for a in admissions {
+        println!(
+            "  join request {} from {} ({}): {} of {} vouches from distinct member companies",
+            a.join_request,
+            a.org,
+            a.candidate,
+            a.vouches.counted.len(),
+            a.vouches.needed
+        );
+        for why in &a.vouches.refused {
+            println!("    not counted: {why}");
+        }
+        if !a.invite_held {
+            println!(
+                "    this node holds no record of the invite it answers (issued on another \
+                 node, or revoked): admit it with the join request file"
+            );
+        } else if a.vouches.is_met() {
+            if here {
+                println!(
+                    "    threshold met: the sequencer runs `debrief circle admit {}`",
+                    a.join_request
+                );
+            } else {
+                println!("    threshold met: the sequencer can admit it");
+            }
+        } else {
+            println!(
+                "    sponsors run `debrief circle vouch {} --reason TEXT`",
+                &a.join_request.to_hex()[..16]
+            );
+        }
+    }
+}
+
 fn pending(circle: &Circle) -> anyhow::Result<()> {
     println!("Circle {:?}: pending", circle.roster.name());
-    for j in ops::pending_join_requests(circle)? {
-        let id = j.join_request.id();
-        let vouches = ops::pending_vouches(circle, &id)?;
-        println!("  join request {id}: {} vouch(es)", vouches.len());
-    }
+    print_admissions(&ops::pending_admissions(circle, now())?, true);
     for r in circle.store.pending(PendingKind::MemberRequest, None)? {
         println!("  member request {}", r.envelope.id());
     }
@@ -742,10 +869,7 @@ fn create(node: &Node, args: CreateArgs) -> anyhow::Result<()> {
     let policy = args.policy.apply(Policy::default());
     let circle = node.create_circle(&args.name, &charter, policy, cards, now())?;
     println!("Created circle {:?}", circle.roster.name());
-    println!(
-        "  circle id: {}",
-        grouped_id(&circle.roster.circle_id().to_hex())
-    );
+    println!("  circle id: {}", circle.roster.circle_id().grouped());
     println!("  (read the circle id aloud when a candidate confirms it out of band)");
     print_members(&circle);
     if let Some(warning) = circle.roster.single_maintainer_warning() {
@@ -862,7 +986,7 @@ fn status(node: &Node, circle: &Circle) -> anyhow::Result<()> {
     let r = &circle.roster;
     let t = now();
     println!("Circle {:?}", r.name());
-    println!("  circle id: {}", grouped_id(&r.circle_id().to_hex()));
+    println!("  circle id: {}", r.circle_id().grouped());
     println!(
         "  head: seq {} ({}) at {}",
         r.head_seq(),
@@ -964,11 +1088,198 @@ fn print_members(circle: &Circle) {
     }
 }
 
-/// A 64-hex circle id in groups of four, for reading aloud.
-pub fn grouped_id(hex: &str) -> String {
-    hex.as_bytes()
-        .chunks(4)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
+/// A MEMBER argument for `--from`/`--to` as a peer address (default: the sequencer).
+fn peer_arg(circle: &Circle, member: Option<&str>) -> anyhow::Result<join::PeerAddr> {
+    Ok(match member {
+        Some(m) => {
+            let id = ops::resolve_member(&circle.roster, m)?;
+            join::PeerAddr::of_member(&circle.roster, &id)?
+        }
+        None => join::PeerAddr::sequencer(&circle.roster)?,
+    })
+}
+
+/// A runtime for one network command.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn ask_yes(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
+    print!("{question} Type 'yes': ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+fn pending_remote(node: &Node, circle: &Circle, from: Option<&str>) -> anyhow::Result<()> {
+    let peer = peer_arg(circle, from)?;
+    let t = now();
+    let items = runtime()?.block_on(join::remote_pending(node, circle, &peer, t))?;
+    println!(
+        "Circle {:?}: pending on {} ({})",
+        circle.roster.name(),
+        peer.member,
+        peer.endpoint
+    );
+    print_admissions(&join::summarize_remote(&circle.roster, &items, t), false);
+    let requests = items
+        .iter()
+        .filter(|i| i.kind == debrief_protocol::wire::PendingKind::MemberRequest)
+        .count();
+    if requests > 0 {
+        println!("  {requests} member request(s) wait for the sequencer");
+    }
+    Ok(())
+}
+
+/// `circle vouch ID`: on this node when it holds the join request (its maintainer received
+/// it), else over the network on the node that holds it.
+fn vouch_by_id(
+    node: &Node,
+    circle: &mut Circle,
+    id: &str,
+    reason: &str,
+    lifetime: Option<i64>,
+    to: Option<&str>,
+) -> anyhow::Result<()> {
+    let me = node.identity();
+    let t = now();
+    if to.is_none()
+        && let Ok(file) = ops::pending_join_request(circle, id)
+    {
+        let env = ops::vouch(circle, me, &me.member_id(), &file, reason, lifetime, t)
+            .with_context(|| format!("join request {id}: no vouch was made"))?;
+        println!(
+            "Vouched for join request {} in circle {:?} (vouch {}, held on this node for the \
+             sequencer)",
+            file.join_request.id(),
+            circle.roster.name(),
+            env.id()
+        );
+        return Ok(());
+    }
+    let peer = peer_arg(circle, to)?;
+    let env = runtime()?
+        .block_on(join::vouch_over_network(
+            node, circle, &peer, id, reason, lifetime, t,
+        ))
+        .with_context(|| format!("join request {id}: no vouch was made"))?;
+    println!(
+        "Vouched for join request {id} in circle {:?}: vouch {} sent to {} ({})",
+        circle.roster.name(),
+        env.id(),
+        peer.member,
+        peer.endpoint
+    );
+    Ok(())
+}
+
+fn join_command(node: &Node, file: &Path, yes: bool, name: Option<&str>) -> anyhow::Result<()> {
+    let t = now();
+    let info: ops::CircleInfo = read_json(file, "invite file")?;
+    let roster = join::check_invite(node, &info, t)
+        .with_context(|| format!("{}: refused; nothing was sent", file.display()))?;
+    let invite: debrief_protocol::roster::Invite = info
+        .invite
+        .unverified_payload()
+        .context("the invite is unreadable")?;
+    println!("Circle {:?}", roster.name());
+    println!(
+        "  invited by {} at {} (expires {})",
+        invite.maintainer, invite.maintainer_endpoint, invite.expires
+    );
+    println!("  circle id: {}", info.circle.grouped());
+    if !yes
+        && !ask_yes(
+            "Does this circle id match the one the maintainer read to you by phone or in person?",
+        )?
+    {
+        bail!("the circle id was not confirmed; nothing was sent");
+    }
+    let rt = runtime()?;
+    let charter = rt
+        .block_on(join::fetch_charter(&info))
+        .context("nothing was sent")?;
+    println!("--- charter (fetched from the maintainer; its hash matches the invite) ---");
+    println!("{}", charter.charter);
+    println!("--- end of charter ---");
+    if !yes && !ask_yes("Accept the charter?")? {
+        bail!("the charter was not accepted; no join request was made");
+    }
+    let record = rt
+        .block_on(join::send_join_request(node, &info, name, now()))
+        .context("the join request was not delivered")?;
+    println!(
+        "Sent join request {} to {}.",
+        record.join_request.id(),
+        invite.maintainer_endpoint
+    );
+    println!(
+        "  Sponsors vouch for it (`debrief circle vouch {}`); once the circle admitted you, run \
+         `debrief circle fetch`.",
+        &record.join_request.id().to_hex()[..16]
+    );
+    Ok(())
+}
+
+fn fetch_command(node: &Node, selector: Option<&str>, from: Option<&str>) -> anyhow::Result<()> {
+    let t = now();
+    let rt = runtime()?;
+    let joining: Vec<join::JoiningRecord> = join::joining(node)?
+        .into_iter()
+        .filter(|r| selector.is_none_or(|s| r.name == s || r.circle.to_hex().starts_with(s)))
+        .collect();
+    if !joining.is_empty() {
+        if from.is_some() {
+            bail!("--from is for circles this node belongs to; a join completes at its maintainer");
+        }
+        for record in joining {
+            match rt.block_on(join::finish_join(node, &record, t))? {
+                join::JoinOutcome::Admitted(circle) => {
+                    println!(
+                        "Joined circle {:?} ({} roster events)",
+                        circle.roster.name(),
+                        circle.roster.head_seq() + 1
+                    );
+                    print_members(&circle);
+                }
+                join::JoinOutcome::NotYetAdmitted => println!(
+                    "Circle {:?}: not admitted yet (join request {} waits for vouches and the \
+                     sequencer); run `debrief circle fetch` again later",
+                    record.name,
+                    record.join_request.id()
+                ),
+            }
+        }
+        return Ok(());
+    }
+    let mut circle = node.circle(selector, t)?;
+    let peer = peer_arg(&circle, from)?;
+    if peer.member == node.identity().member_id() {
+        bail!(
+            "this node is the one to fetch from (it sequences circle {:?}); pass --from MEMBER \
+             to pull from another member's node",
+            circle.roster.name()
+        );
+    }
+    let outcome = rt.block_on(join::fetch_roster(node, &mut circle, &peer, t))?;
+    match outcome {
+        ops::ImportOutcome::Extended { added } => println!(
+            "Circle {:?}: {added} new roster events from {}, head is now seq {}",
+            circle.roster.name(),
+            peer.endpoint,
+            circle.roster.head_seq()
+        ),
+        ops::ImportOutcome::Forked { seq, proof_id } => bail!(
+            "the sequencer of circle {:?} signed two different roster events (or checkpoints) \
+             for seq {seq}. Stored only the fork proof {proof_id}; the circle is FROZEN",
+            circle.roster.name()
+        ),
+    }
+    Ok(())
 }

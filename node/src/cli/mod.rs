@@ -17,6 +17,7 @@ mod report;
 mod serve;
 mod share;
 mod verify;
+mod yearly;
 
 /// Debrief: share incident postmortems safely within an invite-only circle of companies.
 #[derive(Debug, Parser)]

@@ -191,10 +191,13 @@ pub enum ShareCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Counts by factor category, role and pattern across the circle's reports.
+    /// Counts by factor category, role and pattern across the circle's reports; with
+    /// `--yearly --year YYYY`, the circle-internal yearly report (docs/yearly-report.md).
     Stats {
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        yearly: super::yearly::YearlyArgs,
     },
     /// Every author's chain as held here: links, tip, gaps (links not held yet) and
     /// equivocation proofs (protocol.md §3.28). Exit code 1 when a proof is held.
@@ -297,7 +300,10 @@ pub fn run(
             pattern,
             json,
         } => actions(&circle, status.as_deref(), pattern.as_deref(), json),
-        ShareCommand::Stats { json } => stats(&circle, json),
+        ShareCommand::Stats { json, yearly } if yearly.yearly => {
+            super::yearly::run(&circle, &yearly, json)
+        }
+        ShareCommand::Stats { json, .. } => stats(&circle, json),
         ShareCommand::Chains { json } => chains(&circle, json),
     }
 }

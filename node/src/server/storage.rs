@@ -38,26 +38,7 @@ pub fn insert_fork_proof(
     envelope: &Envelope,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let id = proof.id().to_hex();
-    let tx = store.transaction()?;
-    let held: Option<String> = tx
-        .query_row(
-            "SELECT proof_id FROM fork_proofs WHERE proof_id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if held.is_some() {
-        return Ok(false);
-    }
-    let ingest = next_ingest_seq(&tx)?;
-    tx.execute(
-        "INSERT INTO fork_proofs (proof_id, seq, envelope, received_at, ingest_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, proof.seq as i64, envelope.to_json(), now.unix(), ingest],
-    )?;
-    tx.commit()?;
-    Ok(true)
+    store.put_fork_proof(&proof.id().to_hex(), proof.seq, envelope, now)
 }
 
 /// Re-records the stored fork proofs into a freshly folded roster, so a restart keeps a circle
