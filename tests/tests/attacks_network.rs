@@ -16,7 +16,7 @@ use debrief_node::http::client::{
     ClientTimeouts, PeerClient, PeerRequest, auth_header_value, pinned_client, random_nonce,
 };
 use debrief_node::http::clock::{Clock, FixedClock};
-use debrief_node::http::serve::{RunningServer, serve_tls};
+use debrief_node::http::serve::{RunningServer, serve_tls_with};
 use debrief_node::node::{Circle, Node};
 use debrief_node::server::invites::{self, InviteError};
 use debrief_node::server::{ServerLimits, ServerState};
@@ -112,9 +112,15 @@ async fn world(limits: ServerLimits) -> World {
     )
     .unwrap();
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let server = serve_tls(addr, tls.server_config().unwrap(), state.router())
-        .await
-        .unwrap();
+    // As `debrief serve` does: request headers within the idle timeout (protocol.md §4.8.7.3).
+    let server = serve_tls_with(
+        addr,
+        tls.server_config().unwrap(),
+        state.router(),
+        limits.idle_timeout,
+    )
+    .await
+    .unwrap();
     World {
         _dir: dir,
         now,
@@ -478,9 +484,16 @@ async fn attack_endless_data_oversized_body() {
     assert!(w.pending().await.is_empty());
 }
 
-/// Sends the head of a signed POST and the first `sent` of `body`'s bytes over a raw TLS
-/// connection (pinned like a peer's), then stops sending and reads whatever the server answers.
-fn trickle(addr: SocketAddr, pin: Sha256Digest, head: String, body: &[u8], sent: usize) -> String {
+/// Opens a raw TLS connection (pinned like a peer's), sends `head` and the first `sent` bytes
+/// of `body`, then stops sending and reads until the server closes. `Err` if the server still
+/// held the connection open after a minute (the attack succeeded).
+fn trickle(
+    addr: SocketAddr,
+    pin: Sha256Digest,
+    head: &[u8],
+    body: &[u8],
+    sent: usize,
+) -> Result<String, std::io::Error> {
     let config = Arc::new(pinned_client_config(pin).unwrap());
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(config, name).unwrap();
@@ -488,13 +501,22 @@ fn trickle(addr: SocketAddr, pin: Sha256Digest, head: String, body: &[u8], sent:
     // A guard against a server that never answers: the test fails instead of hanging.
     tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
-    tls.write_all(head.as_bytes()).unwrap();
+    tls.write_all(head).unwrap();
     tls.write_all(&body[..sent]).unwrap();
     tls.flush().unwrap();
     let mut answer = Vec::new();
-    // The server answers and closes; a reset or an unclean close still leaves what was read.
-    let _ = tls.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
+    match tls.read_to_end(&mut answer) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(e)
+        }
+        // Closed: cleanly, or with a reset or an unclean TLS end; what was read stands.
+        _ => Ok(String::from_utf8_lossy(&answer).into_owned()),
+    }
 }
 
 #[tokio::test]
@@ -520,9 +542,11 @@ async fn attack_slow_upload() {
     let (addr, pin) = (w.server.local_addr(), w.pin);
     // Mallory sends the headers and 10 bytes of the body, then trickles nothing more: the
     // server cuts the upload off after the idle timeout (protocol.md §4.8.7).
-    let answer = tokio::task::spawn_blocking(move || trickle(addr, pin, head, &body, 10))
-        .await
-        .unwrap();
+    let answer =
+        tokio::task::spawn_blocking(move || trickle(addr, pin, head.as_bytes(), &body, 10))
+            .await
+            .unwrap()
+            .expect("the server held the stalled upload open");
     assert!(
         answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
         "{answer}"
@@ -533,6 +557,16 @@ async fn attack_slow_upload() {
         "{answer}"
     );
     assert_eq!(w.forks().await, 0, "nothing stored");
+
+    // Slower still: half the headers, then nothing. The request timeout cannot start before
+    // the headers are in, so the header timeout closes the connection, without an answer
+    // (protocol.md §4.8.7.3). Before this rule the connection stayed open indefinitely.
+    let half = format!("POST /v1/c/{}/forks HTTP/1.1\r\nhost: localhost\r\n", w.a);
+    let answer = tokio::task::spawn_blocking(move || trickle(addr, pin, half.as_bytes(), &[], 0))
+        .await
+        .unwrap()
+        .expect("the server held the half-sent headers open");
+    assert_eq!(answer, "");
 }
 
 #[tokio::test]
