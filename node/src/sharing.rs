@@ -107,6 +107,22 @@ pub fn accept_bundle(
     bytes: &[u8],
     now: Timestamp,
 ) -> Result<Accepted, SharingError> {
+    accept_bundle_then(circle, me, identities, bytes, now, &|_| Ok(()))
+}
+
+/// Extra writes committed in the same transaction as an accepted object (sync's cursor,
+/// protocol.md §5.3). Not called when nothing is stored (already held, or refused).
+pub type AlsoInTransaction<'a> = &'a dyn Fn(&rusqlite::Connection) -> Result<(), StoreError>;
+
+/// [`accept_bundle`], running `also` inside the transaction that stores the bundle.
+pub fn accept_bundle_then(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    bytes: &[u8],
+    now: Timestamp,
+    also: AlsoInTransaction<'_>,
+) -> Result<Accepted, SharingError> {
     let object = BundleObject::parse(bytes)?;
     let checked = bundle::verify_header_only(&object, &circle.roster, now)?;
     let header_id = checked.header().id();
@@ -189,6 +205,7 @@ pub fn accept_bundle(
         let lineage = lineage_of(&h);
         refresh_lineage(&tx, &lineage)?;
     }
+    also(&tx)?;
     tx.commit()?;
     if h.kind == BundleKind::Retraction && readability == Readability::Opened {
         // protocol.md §3.30: the purge is real only once the WAL no longer holds old pages.
@@ -325,6 +342,47 @@ fn check_chain(
             )
         }
     }))
+}
+
+/// Verifies and stores one chain link on its own (protocol.md §3.19, §3.28): what sync does
+/// with the `links` of a peer, so author chains stay gap-free even for RED bundles this node
+/// may not see. Returns whether it was new. A link already held by id is not stored again; a
+/// link that contradicts a held one is refused and its equivocation proof stored.
+pub fn accept_link(
+    circle: &mut Circle,
+    env: &Envelope,
+    now: Timestamp,
+) -> Result<bool, SharingError> {
+    accept_link_then(circle, env, now, &|_| Ok(()))
+}
+
+/// [`accept_link`], running `also` inside the transaction that stores the link.
+pub fn accept_link_then(
+    circle: &mut Circle,
+    env: &Envelope,
+    now: Timestamp,
+    also: AlsoInTransaction<'_>,
+) -> Result<bool, SharingError> {
+    let link = bundle::verify_link(env, &circle.roster)?;
+    let held = circle
+        .store
+        .conn()
+        .query_row(
+            "SELECT 1 FROM links WHERE link_id = ?1",
+            [link.id().to_hex()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if held {
+        return Ok(false);
+    }
+    check_chain(circle, &link, now)?;
+    let tx = circle.store.transaction()?;
+    insert_link(&tx, &link.id(), link.value(), link.envelope(), now)?;
+    also(&tx)?;
+    tx.commit()?;
+    Ok(true)
 }
 
 /// Every run of author seqs missing below an author's highest held link (protocol.md §3.28),
@@ -851,6 +909,8 @@ pub fn share(
                 .into(),
         ));
     };
+    // protocol.md §5.4: never sign an author seq a restored store may already have used.
+    crate::sync::state::check_own_chain(circle, me, now).map_err(SharingError::Refused)?;
     let (seq, prev): (i64, Option<String>) = circle
         .store
         .conn()

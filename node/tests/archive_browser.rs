@@ -5,7 +5,9 @@
 //!
 //! Checks: the index lists the live reports; typing a body word into search and pressing Enter
 //! finds its report; a facet link narrows the list; a report page shows its factors and the
-//! verify section; the Atom feed parses as XML in the browser. With
+//! verify section; the Atom feed parses as XML in the browser; the feedback form under a report
+//! is typed into and sent (no JavaScript needed) and `debrief feedback list` then has it; the
+//! yearly report page, reached from the site's navigation, shows SVG charts. With
 //! `DEBRIEF_ARCHIVE_SCREENSHOT=PATH` it also saves a screenshot of the index.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -180,6 +182,8 @@ fn archive_works_in_headless_chromium() {
         "--genesis",
         &genesis,
         "--no-progress",
+        "--yearly",
+        "2025",
     ]);
     let live: BTreeSet<String> = fs::read_to_string(site.join("export.jsonl"))
         .unwrap()
@@ -341,5 +345,64 @@ fn archive_works_in_headless_chromium() {
          return d.getElementsByTagName('parsererror').length === 0 ? d.getElementsByTagName('entry').length : -1; })",
     );
     assert_eq!(entries, json!(19 + 2));
-    println!("archive browser test: 5 checks passed against {base}");
+
+    // 6. The feedback form under a report: type, send, get the thank-you page; the maintainers'
+    // list has it, on that report.
+    cdp.goto(&format!("{base}reports/{WAF}/"));
+    cdp.eval("document.getElementById('fb-missing').focus(); true");
+    cdp.call(
+        "Input.insertText",
+        json!({"text": "How the regex was tested before the rollout."}),
+    );
+    cdp.eval("document.getElementById('fb-learn').focus(); true");
+    cdp.call("Input.insertText", json!({"text": "Safer regex engines."}));
+    cdp.eval("document.querySelector('form.feedback button[type=submit]').click(); true");
+    cdp.wait_for(
+        "location.pathname === '/feedback' && document.readyState === 'complete' && !!document.querySelector('h1')",
+    );
+    let h1 = cdp.eval("document.querySelector('h1').textContent");
+    assert_eq!(h1, json!("Thank you"));
+    let cookies = cdp.eval("document.cookie");
+    assert_eq!(cookies, json!(""));
+    let listed = run(&[
+        "feedback",
+        "list",
+        "--json",
+        "--report",
+        WAF,
+        "--db",
+        tmp.path().join("feedback.sqlite").to_str().unwrap(),
+    ]);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["report"], json!(WAF));
+    assert_eq!(
+        listed[0]["missing"],
+        json!("How the regex was tested before the rollout.")
+    );
+    assert_eq!(listed[0]["learn"], json!("Safer regex engines."));
+    assert_eq!(listed[0]["useful"], json!(""));
+    assert_eq!(listed[0]["via"], json!("form"));
+
+    // 7. The yearly report: from the navigation to the year's page, with SVG charts that carry
+    // their text alternatives, and the small-numbers rules stated.
+    cdp.goto(&base);
+    cdp.eval("document.querySelector('header nav a[href=\"yearly/\"]').click(); true");
+    cdp.wait_for("location.pathname === '/yearly/' && document.readyState === 'complete'");
+    cdp.eval("document.querySelector('a[href=\"2025/\"]').click(); true");
+    cdp.wait_for("location.pathname === '/yearly/2025/' && document.readyState === 'complete'");
+    let charts = cdp.eval(
+        "Array.from(document.querySelectorAll('figure svg')).filter(s => s.querySelector('title') && s.querySelector('desc')).length",
+    );
+    assert!(charts.as_u64().unwrap() >= 1, "{charts}");
+    let rules = cdp.eval("document.getElementById('rules').textContent");
+    assert!(
+        rules
+            .as_str()
+            .unwrap()
+            .contains("A count of fewer than 5 reports is not shown"),
+        "{rules}"
+    );
+    println!("archive browser test: 7 checks passed against {base}");
 }

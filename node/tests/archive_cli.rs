@@ -612,3 +612,150 @@ fn build_mirrors_a_log_from_a_url_and_verifies_it() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("REFUSED"), "{}", text(&o));
 }
+
+/// The yearly report page of a site, and its Markdown version.
+fn yearly_files(site: &Path, year: i32) -> (String, String) {
+    (
+        fs::read_to_string(site.join(format!("yearly/{year}/index.html"))).unwrap(),
+        fs::read_to_string(site.join(format!("yearly/{year}/report.md"))).unwrap(),
+    )
+}
+
+#[test]
+fn yearly_page_on_a_generated_archive_shows_charts_and_some_cells() {
+    // 7 fixtures + 400 synthetic reports spread over 2019–2026: about 50 a year, enough for
+    // some cells to clear 5 reports and the total to clear 30.
+    let b = built(400);
+    let o = debrief(&[
+        "archive",
+        "yearly",
+        "--year",
+        "2025",
+        "--out",
+        b.site.to_str().unwrap(),
+        "--genesis",
+        &b.genesis,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("yearly report 2025 in"), "{}", text(&o));
+    let (html, md) = yearly_files(&b.site, 2025);
+    // In the site's template, with the site's navigation marking the yearly section.
+    assert!(html.contains("<title>Yearly report 2025 — Debrief demo archive</title>"));
+    assert!(html.contains("<a href=\"../../yearly/\" aria-current=\"page\">Yearly report</a>"));
+    assert!(html.contains("<link rel=\"stylesheet\" href=\"../../assets/style.css\">"));
+    // SVG charts with text alternatives.
+    assert!(html.contains("<svg"), "no chart");
+    assert!(
+        html.contains("<title") && html.contains("<desc"),
+        "no text alternative"
+    );
+    assert!(html.contains("<table"), "no table with the same numbers");
+    // The public rules are stated on the page and in the Markdown.
+    for text in [&html, &md] {
+        assert!(text.contains("A count of fewer than 5 reports is not shown"));
+        assert!(
+            text.contains("No percentage is shown when the number it is a share of is below 30")
+        );
+    }
+    // Not everything is suppressed: the year's total is shown, with a number.
+    assert!(!html.contains("Every number of this report is suppressed"));
+    let total = html
+        .split("Reports counted: <strong>")
+        .nth(1)
+        .and_then(|s| s.split("</strong>").next())
+        .unwrap();
+    let n: u64 = total
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{total}"));
+    assert!(n >= 30, "{n}");
+    // …and some cells are suppressed too (small factor categories).
+    assert!(html.contains("suppressed"));
+    assert!(md.starts_with("# Yearly report 2025\n"), "{md}");
+
+    // Linked from the archive: every page's navigation and the yearly index.
+    let index = fs::read_to_string(b.site.join("index.html")).unwrap();
+    assert!(index.contains("<a href=\"yearly/\">Yearly report</a>"));
+    let years = fs::read_to_string(b.site.join("yearly/index.html")).unwrap();
+    assert!(years.contains("<a href=\"2025/\">2025</a>"), "{years}");
+
+    // Deterministic: a second site built the same way is byte-identical, and running it again
+    // writes nothing.
+    let again = b.site.with_file_name("again");
+    let o = build(&b.log, &again, &b.genesis);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = debrief(&[
+        "archive",
+        "yearly",
+        "--year",
+        "2025",
+        "--log",
+        b.log.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(tree(&again), tree(&b.site));
+    let o = debrief(&[
+        "archive",
+        "yearly",
+        "--year",
+        "2025",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(text(&o).contains("files: 0 written"), "{}", text(&o));
+    // A plain rebuild keeps the year (the manifest remembers it).
+    let o = build(&b.log, &again, &b.genesis);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(tree(&again), tree(&b.site));
+}
+
+#[test]
+fn yearly_page_on_a_tiny_archive_suppresses_everything_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    let site = tmp.path().join("site");
+    let genesis = demo_log(&log, 0, today());
+    let o = debrief(&[
+        "archive",
+        "build",
+        "--log",
+        log.to_str().unwrap(),
+        "--out",
+        site.to_str().unwrap(),
+        "--genesis",
+        &genesis,
+        "--no-progress",
+        "--yearly",
+        "2025",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (html, md) = yearly_files(&site, 2025);
+    assert!(
+        html.contains("Every number of this report is suppressed"),
+        "{html}"
+    );
+    assert!(md.contains("Every number of this report is suppressed"));
+    assert!(
+        html.contains("Reports counted: <strong>suppressed</strong>"),
+        "{html}"
+    );
+    assert!(html.contains("A count of fewer than 5 reports is not shown"));
+    // No count leaks: every table cell of the counts is "suppressed" or a dash.
+    assert!(!md.contains("| 1 |") && !md.contains("| 2 |"), "{md}");
+
+    // Years outside the range are refused before anything is written.
+    let o = debrief(&[
+        "archive",
+        "yearly",
+        "--year",
+        "1200",
+        "--out",
+        site.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("outside 1971–9999"), "{}", text(&o));
+}

@@ -424,6 +424,49 @@ pub struct ProposalList {
     pub proposals: Vec<Envelope>,
 }
 
+/// Most chain links one `links` answer carries (protocol.md §4.9.1).
+pub const MAX_LINKS_PAGE: usize = 500;
+
+/// Most headers one `feed` answer carries, and the default `limit` (protocol.md §4.9.2).
+pub const MAX_FEED_PAGE: usize = 200;
+
+/// `GET /v1/c/{circle}/links?after=CURSOR` (protocol.md §4.9.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksPage {
+    /// `chain-link` envelopes stored after the cursor, in the answering node's ingest order,
+    /// exactly as stored.
+    pub links: Vec<Envelope>,
+    /// The cursor to ask with next (opaque; equal to the one sent when nothing followed).
+    pub next: String,
+    /// Whether more links follow (ask again with `next`).
+    pub more: bool,
+}
+
+/// One header in a `feed` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedItem {
+    /// The cursor just after this item (opaque): a client that stored it resumes from here.
+    pub cursor: String,
+    /// The bundle object's id (the header's envelope id): what `bundles/{id}` takes.
+    pub object: EnvelopeId,
+    /// The `bundle-header` envelope exactly as stored.
+    pub header: Envelope,
+}
+
+/// `GET /v1/c/{circle}/feed?after=CURSOR&limit=N` (protocol.md §4.9.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedPage {
+    /// Headers the caller may see, stored after the cursor, in ingest order.
+    pub items: Vec<FeedItem>,
+    /// The cursor to ask with next (opaque).
+    pub next: String,
+    /// Whether more may follow (ask again with `next`; the next page may be empty).
+    pub more: bool,
+}
+
 /// `GET /v1/c/{circle}/charter` with an invite token (protocol.md §4.11.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

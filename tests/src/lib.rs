@@ -1,2 +1,3 @@
 //! Cross-crate integration test harness for Debrief.
 pub mod attack_kit;
+pub mod harness;

@@ -1,7 +1,7 @@
 //! `debrief archive build`: verify the log, render the site, write only what changed
 //! (docs/archive.md "Incremental builds").
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -12,9 +12,12 @@ use debrief_protocol::publog::layout;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use debrief_protocol::yearly::{IncidentFacts, SuppressionRules, YearlyReport, aggregate_facts};
+
 use super::ArchiveError;
 use super::logdir::read_and_verify;
 use super::site::{SEARCH_JS, STYLE_CSS, Site, SiteOptions};
+use crate::yearly::RenderOptions;
 
 /// The file that records what a build wrote, so the next build can skip unchanged work.
 pub const MANIFEST_FILE: &str = ".archive-manifest.json";
@@ -35,6 +38,10 @@ pub struct BuildOptions {
     pub progress: bool,
     /// The time the checkpoint is checked against (§7.8).
     pub now: Timestamp,
+    /// Years to add a yearly report page for (docs/archive.md "Yearly report"). Years an
+    /// earlier build of this site produced are kept (the manifest remembers them), recomputed
+    /// from the current log.
+    pub yearly: Vec<i32>,
 }
 
 /// What a build did.
@@ -51,6 +58,8 @@ pub struct BuildSummary {
     pub removed: usize,
     pub log_id: String,
     pub head_seq: u64,
+    /// Years the site has a yearly report page for.
+    pub yearly: Vec<i32>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -61,6 +70,9 @@ struct Manifest {
     files: BTreeMap<String, String>,
     /// Report page path → input key (site::Site::report_key).
     inputs: BTreeMap<String, String>,
+    /// Years with a yearly report page.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    yearly: BTreeSet<i32>,
 }
 
 fn io(path: &Path, source: std::io::Error) -> ArchiveError {
@@ -164,6 +176,44 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary, ArchiveError> {
         files.insert(p, html.into_bytes());
     }
     files.insert("search/index.html".into(), site.search_page().into_bytes());
+    files.insert(
+        "feedback/index.html".into(),
+        site.feedback_page().into_bytes(),
+    );
+    let mut years: BTreeSet<i32> = old.yearly.clone();
+    for y in &opts.yearly {
+        if !(1971..=9999).contains(y) {
+            return Err(ArchiveError::Out(format!(
+                "yearly report: the year {y} is outside 1971–9999"
+            )));
+        }
+        years.insert(*y);
+    }
+    let mut rendered = BTreeMap::new();
+    for y in &years {
+        let (report, _) = yearly_report(&site, *y);
+        let opts = yearly_render_options(&site, *y);
+        let mut fragment = crate::yearly::render_html_fragment(&report, &opts)
+            .map_err(|e| ArchiveError::Out(format!("yearly report {y}: {e}")))?;
+        let mut md = crate::yearly::render_markdown(&report, &opts);
+        if report.all_suppressed() {
+            // Said first, so nobody reads a page of "suppressed" cells as a report of zeros.
+            let note = format!(
+                "Every number of this report is suppressed: the archive has too few published \
+                 reports for {y} and {} to show any count without risking that a reader could \
+                 single out a company or an incident.",
+                y - 1
+            );
+            fragment = format!(
+                "<div class=\"notice all-suppressed\" role=\"note\"><p>{note}</p></div>\n{fragment}"
+            );
+            md = format!("> {note}\n\n{md}");
+        }
+        rendered.insert(*y, (fragment, md));
+    }
+    for (p, text) in site.yearly_pages(&rendered) {
+        files.insert(p, text.into_bytes());
+    }
     let cp_seq = checked.freshness.checkpoint.value().seq;
     files.insert(
         "verify/index.html".into(),
@@ -223,10 +273,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary, ArchiveError> {
             }
         }
     }
+    summary.yearly = years.iter().copied().collect();
     let manifest = Manifest {
         version: 1,
         files: new_files,
         inputs,
+        yearly: years,
     };
     let mut bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| ArchiveError::Out(format!("manifest: {e}")))?;
@@ -236,6 +288,39 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary, ArchiveError> {
         write_atomically(&mpath, &bytes)?;
     }
     Ok(summary)
+}
+
+/// The public yearly report for `year` from the live (not retracted) reports of the log,
+/// under the public rules (docs/yearly-report.md, public version); also returns how many
+/// reports it was drawn from.
+pub fn yearly_report(site: &Site<'_>, year: i32) -> (YearlyReport, usize) {
+    let facts: Vec<IncidentFacts> = site
+        .records
+        .iter()
+        .filter(|r| r.live())
+        .map(|r| IncidentFacts::from_public_content(&r.content))
+        .collect();
+    (
+        aggregate_facts(&facts, year, SuppressionRules::PUBLIC),
+        facts.len(),
+    )
+}
+
+fn yearly_render_options(site: &Site<'_>, year: i32) -> RenderOptions {
+    let live = site.records.iter().filter(|r| r.live()).count();
+    RenderOptions {
+        title: format!("Yearly report {year}"),
+        scope: format!(
+            "Drawn from the {live} published, not retracted reports of the archive \"{}\", grouped \
+             by the quarter the incident started (as published), and compared with {}. Published \
+             reports are a selection: the circle declassifies what its members choose to share, so \
+             these numbers describe the archive, not every incident. A cell with fewer than 5 \
+             reports is suppressed, and no percentage is shown when it is a share of fewer than 30 \
+             reports.",
+            site.name,
+            year - 1
+        ),
+    }
 }
 
 /// Writes through a temporary file and a rename, so a reader (or a crash) never sees half a

@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod demo;
+pub mod feedback;
 pub mod fetch;
 mod html;
 

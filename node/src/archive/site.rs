@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::html::{esc, markdown, plain_text, safe_url, xml_esc};
 
 /// Bumped whenever the page templates change, so incremental builds re-render every page.
-pub const RENDER_VERSION: &str = "archive-render-3";
+pub const RENDER_VERSION: &str = "archive-render-4";
 
 /// Site-wide settings that are not in the log.
 #[derive(Debug, Clone, Default)]
@@ -244,7 +244,9 @@ const NAV: &[(&str, &str)] = &[
     ("", "Reports"),
     ("patterns/", "Patterns"),
     ("categories/", "Factor categories"),
+    ("yearly/", "Yearly report"),
     ("search/", "Search"),
+    ("feedback/", "Feedback"),
     ("verify/", "Verify"),
 ];
 
@@ -283,6 +285,32 @@ fn page(root: &str, archive_name: &str, title: &str, current: &str, body: &str) 
 
 fn date(at: Timestamp) -> String {
     at.to_string().chars().take(10).collect()
+}
+
+/// The feedback form (docs/archive.md "Reader feedback"): a plain POST form, so it works
+/// without JavaScript; `archive serve` answers it with a thank-you page. `report` is the slug
+/// of the report it sits under, if any.
+fn feedback_form(root: &str, report: Option<&str>) -> String {
+    let (heading, hidden) = match report {
+        Some(slug) => (
+            "Feedback on this report",
+            format!(
+                "<input type=\"hidden\" name=\"report\" value=\"{}\">\n",
+                esc(slug)
+            ),
+        ),
+        None => ("Feedback on the archive", String::new()),
+    };
+    format!(
+        "<section class=\"feedback\" aria-labelledby=\"feedback-h\">\n<h2 id=\"feedback-h\">{heading}</h2>\n\
+<form class=\"feedback\" action=\"{root}feedback\" method=\"post\">\n{hidden}\
+<p><label for=\"fb-useful\">What was useful?</label><br><textarea id=\"fb-useful\" name=\"useful\" rows=\"3\" maxlength=\"4096\"></textarea></p>\n\
+<p><label for=\"fb-missing\">What was missing?</label><br><textarea id=\"fb-missing\" name=\"missing\" rows=\"3\" maxlength=\"4096\"></textarea></p>\n\
+<p><label for=\"fb-learn\">What would you like to learn about?</label><br><textarea id=\"fb-learn\" name=\"learn\" rows=\"3\" maxlength=\"4096\"></textarea></p>\n\
+<p class=\"meta\">At most 4 KiB of text in all. Only the text you write, the report it is about and \
+the time are stored: no cookies, no address, no tracking. Feedback is read by the archive's maintainers \
+and not published.</p>\n<p><button type=\"submit\">Send feedback</button></p>\n</form>\n</section>\n"
+    )
 }
 
 /// One line of a report list.
@@ -830,7 +858,96 @@ Each category lists the reports with a factor of that kind, by the role the fact
         }
         b.push_str(&self.verify_section(r));
         b.push_str("</article>\n");
+        b.push_str(&feedback_form(root, Some(&r.slug)));
         page(root, &self.name, &c.title, "none", &b)
+    }
+
+    /// The general feedback page (docs/archive.md "Reader feedback").
+    pub fn feedback_page(&self) -> String {
+        let mut b = String::from(
+            "<h1>Feedback</h1>\n<p class=\"lede\">Tell the maintainers what was useful, what was \
+missing, and what you would like to learn about. There is a form like this one under every report, \
+for feedback on that report.</p>\n",
+        );
+        b.push_str(&feedback_form("../", None));
+        page("../", &self.name, "Feedback", "feedback/", &b)
+    }
+
+    /// The page that answers a feedback form (`archive serve`, `POST /feedback`): `ok` says
+    /// whether it was stored; `message` says why not; `back` is the page to return to.
+    pub fn feedback_answer_page(name: &str, ok: bool, message: &str, back: &str) -> String {
+        let (title, b) = if ok {
+            (
+                "Thank you",
+                format!(
+                    "<h1>Thank you</h1>\n<p role=\"status\">Your feedback was received. {}</p>\n\
+<p><a href=\"{}\">Back</a></p>\n",
+                    esc(message),
+                    esc(back)
+                ),
+            )
+        } else {
+            (
+                "Feedback not sent",
+                format!(
+                    "<h1>Feedback not sent</h1>\n<p role=\"alert\">{}</p>\n<p>Nothing was stored. \
+<a href=\"{}\">Back</a></p>\n",
+                    esc(message),
+                    esc(back)
+                ),
+            )
+        };
+        page("/", name, title, "none", &b)
+    }
+
+    /// The yearly report pages: `yearly/index.html` (the list of years, newest first) and, per
+    /// year, `yearly/YYYY/index.html` (wrapped in the site template) and `yearly/YYYY/report.md`.
+    /// `years` maps a year to its rendered (HTML fragment, Markdown).
+    pub fn yearly_pages(&self, years: &BTreeMap<i32, (String, String)>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut b = String::from(
+            "<h1>Yearly report</h1>\n<p class=\"lede\">Counts, delays and trends across the \
+published reports of a year, compared with the year before. Small numbers are suppressed: a cell \
+with fewer than 5 reports is not shown, and no percentage is shown when it is a share of fewer \
+than 30 reports.</p>\n",
+        );
+        if years.is_empty() {
+            b.push_str(
+                "<p>No yearly report has been built for this archive yet. Maintainers build one \
+with <code>debrief archive yearly --year YYYY --out SITE_DIR</code>.</p>\n",
+            );
+        } else {
+            b.push_str("<ul class=\"years\">\n");
+            for y in years.keys().rev() {
+                let _ = writeln!(
+                    b,
+                    "<li><a href=\"{y}/\">{y}</a> (<a href=\"{y}/report.md\">Markdown</a>)</li>"
+                );
+            }
+            b.push_str("</ul>\n");
+        }
+        out.push((
+            "yearly/index.html".to_owned(),
+            page("../", &self.name, "Yearly report", "yearly/", &b),
+        ));
+        for (y, (fragment, md)) in years {
+            let body = format!(
+                "<p class=\"crumbs\"><a href=\"../\">Yearly reports</a> › {y} · \
+<a href=\"report.md\">Markdown version</a></p>\n{fragment}"
+            );
+            out.push((
+                format!("yearly/{y}/index.html"),
+                page(
+                    "../../",
+                    &self.name,
+                    &format!("Yearly report {y}"),
+                    "yearly/",
+                    &body,
+                ),
+            ));
+            out.push((format!("yearly/{y}/report.md"), md.clone()));
+        }
+        out
     }
 
     /// "Verify this report": the entries, their signatures, and the exact command.

@@ -1,4 +1,4 @@
-//! `debrief archive build | serve | demo-log` (docs/archive.md).
+//! `debrief archive build | serve | demo-log | yearly` (docs/archive.md).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use debrief_protocol::Timestamp;
 use debrief_protocol::ids::EnvelopeId;
 
-use crate::archive::serve::ArchiveServer;
+use crate::archive::serve::{ArchiveServer, FeedbackOptions};
 use crate::archive::{self, BuildOptions, DemoOptions, SiteOptions, logdir};
 
 /// Build, serve or demo the public archive.
@@ -24,6 +24,30 @@ pub enum ArchiveCommand {
     Serve(ServeArgs),
     /// Publish the fixture reports (and optionally seeded synthetic ones) to a new demo log.
     DemoLog(DemoArgs),
+    /// Add the public yearly report for a year to a site (HTML page and Markdown), rebuilding
+    /// the site from its verified log.
+    Yearly(YearlyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct YearlyArgs {
+    /// The year to report on (by the quarter the incident started), compared with the year
+    /// before.
+    #[arg(long, value_name = "YYYY")]
+    pub year: i32,
+    /// The published log to draw from; default: the copy inside the site (`SITE_DIR/log`),
+    /// verified again.
+    #[arg(long, value_name = "DIR")]
+    pub log: Option<PathBuf>,
+    /// The site to add the report to (an existing build, or a new directory).
+    #[arg(long, value_name = "SITE_DIR")]
+    pub out: PathBuf,
+    /// The log's genesis id as the circle published it.
+    #[arg(long, value_name = "ID")]
+    pub genesis: Option<String>,
+    /// Absolute URL the site is served from (as given to `archive build`).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +68,10 @@ pub struct BuildArgs {
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+    /// Also add the public yearly report for this year (repeatable); years added by earlier
+    /// builds are kept and recomputed.
+    #[arg(long, value_name = "YYYY")]
+    pub yearly: Vec<i32>,
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +86,21 @@ pub struct ServeArgs {
     /// system's temporary directory, removed when the server stops.
     #[arg(long, value_name = "FILE")]
     pub index: Option<PathBuf>,
+    /// The SQLite file reader feedback is stored in (created if missing). Default:
+    /// `feedback.sqlite` beside `--index` when given, else `DIR.feedback.sqlite` next to the
+    /// site directory (never inside it, so it is never served).
+    #[arg(long, value_name = "FILE")]
+    pub feedback_db: Option<PathBuf>,
+    /// At most this many feedback submissions per client address per `--feedback-window`.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub feedback_limit: usize,
+    /// The rate limiter's window, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub feedback_window: u64,
+    /// Take the client address for the rate limiter from this header (e.g. X-Real-IP), set by
+    /// the reverse proxy in front; only use behind a proxy that overwrites it.
+    #[arg(long, value_name = "HEADER")]
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -92,7 +135,77 @@ pub fn run(cmd: ArchiveCommand) -> anyhow::Result<ExitCode> {
         ArchiveCommand::Build(a) => build(a),
         ArchiveCommand::Serve(a) => serve(a),
         ArchiveCommand::DemoLog(a) => demo(a),
+        ArchiveCommand::Yearly(a) => yearly(a),
     }
+}
+
+fn parse_genesis(g: Option<&String>) -> anyhow::Result<Option<EnvelopeId>> {
+    match g {
+        Some(t) => {
+            Ok(Some(t.trim().parse().with_context(
+                || "--genesis takes the 64-hex-character genesis id",
+            )?))
+        }
+        None => Ok(None),
+    }
+}
+
+fn parse_base_url(u: Option<String>) -> anyhow::Result<Option<String>> {
+    Ok(match u {
+        Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
+            bail!("--base-url must be an absolute http(s) URL, got {u:?}")
+        }
+        Some(u) if !u.ends_with('/') => Some(format!("{u}/")),
+        other => other,
+    })
+}
+
+fn yearly(a: YearlyArgs) -> anyhow::Result<ExitCode> {
+    if !(1971..=9999).contains(&a.year) {
+        bail!("--year {} is outside 1971–9999", a.year);
+    }
+    let genesis = parse_genesis(a.genesis.as_ref())?;
+    let base_url = parse_base_url(a.base_url)?;
+    let log_dir = a
+        .log
+        .clone()
+        .unwrap_or_else(|| a.out.join(archive::build::LOG_DIR));
+    if !log_dir.is_dir() {
+        bail!(
+            "{}: no log there; give the published log with --log DIR",
+            log_dir.display()
+        );
+    }
+    let opts = BuildOptions {
+        log_dir,
+        out_dir: a.out.clone(),
+        genesis,
+        site: SiteOptions { base_url },
+        progress: false,
+        now: now(),
+        yearly: vec![a.year],
+    };
+    let s = match archive::build(&opts) {
+        Ok(s) => s,
+        Err(e @ (archive::ArchiveError::Verify(_) | archive::ArchiveError::Log(_))) => {
+            println!("REFUSED: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let site = &a.out;
+    println!(
+        "yearly report {} in {}: {} (Markdown: {})",
+        a.year,
+        site.display(),
+        site.join(format!("yearly/{}/index.html", a.year)).display(),
+        site.join(format!("yearly/{}/report.md", a.year)).display()
+    );
+    println!(
+        "archive of log {} ({} reports); files: {} written, {} unchanged, {} removed",
+        s.log_id, s.reports, s.written, s.unchanged, s.removed
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn build(a: BuildArgs) -> anyhow::Result<ExitCode> {
@@ -153,6 +266,7 @@ fn build(a: BuildArgs) -> anyhow::Result<ExitCode> {
         site: SiteOptions { base_url },
         progress: !a.no_progress,
         now: now(),
+        yearly: a.yearly.clone(),
     };
     let built = archive::build(&opts);
     if let Some(dir) = mirror {
@@ -203,7 +317,32 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let (server, n) = ArchiveServer::open(&a.dir, &index)?;
+    let feedback_db = match (&a.feedback_db, temporary) {
+        (Some(p), _) => p.clone(),
+        (None, false) => index.parent().map_or_else(
+            || PathBuf::from("feedback.sqlite"),
+            |d| d.join("feedback.sqlite"),
+        ),
+        (None, true) => {
+            let mut name = a
+                .dir
+                .canonicalize()
+                .with_context(|| format!("{}", a.dir.display()))?
+                .into_os_string();
+            name.push(".feedback.sqlite");
+            PathBuf::from(name)
+        }
+    };
+    if a.feedback_window == 0 {
+        bail!("--feedback-window must be at least 1 second");
+    }
+    let feedback = FeedbackOptions {
+        db: feedback_db.clone(),
+        per_window: a.feedback_limit,
+        window: std::time::Duration::from_secs(a.feedback_window),
+        client_ip_header: a.client_ip_header.clone(),
+    };
+    let (server, n) = ArchiveServer::open(&a.dir, &index, &feedback)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -213,9 +352,11 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {}", a.addr))?;
         let addr = listener.local_addr().context("local address")?;
+        // One line: scripts read the address from the first line of output.
         println!(
-            "serving {} at http://{addr}/ ({n} reports searchable)",
-            a.dir.display()
+            "serving {} at http://{addr}/ ({n} reports searchable; reader feedback stored in {})",
+            a.dir.display(),
+            feedback_db.display()
         );
         std::io::stdout().flush().ok();
         // Stop cleanly on Ctrl-C or SIGTERM, so the temporary search index is removed.

@@ -10,12 +10,15 @@ mod archive;
 mod circle;
 mod config;
 mod declassify;
+mod feedback;
 mod id;
 mod init;
 mod publish;
 mod report;
 mod serve;
 mod share;
+mod status;
+mod sync;
 mod verify;
 mod yearly;
 
@@ -65,6 +68,13 @@ pub enum Command {
     /// Build, serve or demo the public archive site.
     #[command(subcommand)]
     Archive(archive::ArchiveCommand),
+    /// Pull from every peer of every circle (or --circle), verify and store; push our own.
+    Sync(sync::SyncArgs),
+    /// Peers, last contact, roster lag and agreement, backoff, per circle.
+    Status(status::StatusArgs),
+    /// Read the reader feedback an archive server stored (list, export as JSONL).
+    #[command(subcommand)]
+    Feedback(feedback::FeedbackCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code:
@@ -98,5 +108,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(cli.home.as_deref(), args).map(|()| ExitCode::SUCCESS),
         Command::Publish(args) => publish::run(cli.home.as_deref(), cli.circle.as_deref(), args),
         Command::Archive(cmd) => archive::run(cmd),
+        Command::Sync(args) => sync::run(cli.home.as_deref(), cli.circle.as_deref(), args),
+        Command::Status(args) => status::run(cli.home.as_deref(), cli.circle.as_deref(), args),
+        Command::Feedback(cmd) => feedback::run(cmd),
     }
 }

@@ -13,6 +13,7 @@ use crate::http::clock::{Clock, SystemClock};
 use crate::http::serve::serve_tls_with;
 use crate::node::Node;
 use crate::server::{ServerLimits, ServerState, serve_admin};
+use crate::sync::{NodeSigner, SyncOptions, Syncer, sync_all_once};
 use crate::tls::NodeTlsIdentity;
 
 /// How log lines are written.
@@ -82,6 +83,19 @@ pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot build the TLS certificate")?;
     let limits = ServerLimits::from_config(&config.limits);
     let state = ServerState::new(node.identity().member_id(), circles, clock, limits)?;
+    // protocol.md §4.9.4: bundles PUT to this node that list it are opened and stored.
+    state.set_identities(node.identity().age_identities());
+    let me = node.identity().member_id();
+    let node = Arc::new(std::sync::Mutex::new(node));
+    // protocol.md §5: the background sync shares the server's circle handles.
+    let syncer = config.sync.enabled.then(|| {
+        Syncer::new(
+            me,
+            Arc::new(NodeSigner(Arc::clone(&node))),
+            Arc::clone(&state),
+            SyncOptions::from_config(&config.sync),
+        )
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -123,6 +137,25 @@ pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
                 }
             })
         };
+        let sync_loop = syncer.map(|syncer| {
+            let clock = Arc::clone(&state.clock);
+            let interval = config.sync.interval;
+            tracing::info!(every = interval.as_secs(), "background sync on");
+            tokio::spawn(async move {
+                loop {
+                    match sync_all_once(&syncer, Arc::clone(&clock)).await {
+                        Ok(reports) => {
+                            for r in &reports {
+                                let (new, held, quarantined, errors) = r.totals();
+                                tracing::info!(circle = %r.circle, new, held, quarantined, errors, frozen = r.frozen, "sync round");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "sync round failed"),
+                    }
+                    tokio::time::sleep(interval).await;
+                }
+            })
+        });
         for c in state.circles() {
             tracing::info!(circle = %c.id, name = %c.local_name, "serving circle");
         }
@@ -131,6 +164,9 @@ pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
         // Requests in flight get up to one request timeout to finish (their store writes run
         // to completion on the blocking pool either way).
         watcher.abort();
+        if let Some(task) = sync_loop {
+            task.abort();
+        }
         server.begin_shutdown(limits.request_timeout);
         if let Some(a) = admin {
             a.shutdown().await.context("admin listener failed")?;

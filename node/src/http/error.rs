@@ -53,6 +53,9 @@ pub enum ErrorCode {
     InvalidObject,
     /// 503: the circle holds the maximum number of pending join requests and vouches.
     PendingFull,
+    /// 409: a bundle names a roster seq beyond the server's head (protocol.md §4.9.4); retry after
+    /// the server's roster caught up.
+    RosterBehind,
 }
 
 impl ErrorCode {
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::InvalidObject => "invalid_object",
             ErrorCode::PendingFull => "pending_full",
+            ErrorCode::RosterBehind => "roster_behind",
         }
     }
 
@@ -104,6 +108,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::InvalidObject => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::PendingFull => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::RosterBehind => StatusCode::CONFLICT,
         }
     }
 }
@@ -227,6 +232,7 @@ mod tests {
             ErrorCode::UnsupportedMediaType,
             ErrorCode::InvalidObject,
             ErrorCode::PendingFull,
+            ErrorCode::RosterBehind,
         ] {
             assert_eq!(
                 serde_json::to_string(&code).unwrap(),

@@ -8,6 +8,7 @@
 //! differ only in their body cap: each group gets its own [`AuthLayerState`] from
 //! [`ServerState::auth_layer`].
 
+pub mod bundle_routes;
 pub mod invites;
 pub mod metrics;
 pub mod routes;
@@ -48,6 +49,8 @@ pub struct ServerLimits {
     pub max_request_body: usize,
     /// Cap on a `join` POST body.
     pub max_join_body: usize,
+    /// Cap on a `bundles/{id}` PUT body (protocol.md §4.9.4).
+    pub max_bundle: usize,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
     pub rate_limit_unit: u64,
@@ -67,6 +70,7 @@ impl ServerLimits {
         ServerLimits {
             max_request_body: usize::try_from(limits.max_request_body).unwrap_or(usize::MAX),
             max_join_body: usize::try_from(limits.max_join_body).unwrap_or(usize::MAX),
+            max_bundle: usize::try_from(limits.max_bundle).unwrap_or(usize::MAX),
             rate_limit_per_minute: limits.rate_limit_per_minute,
             rate_limit_burst: limits.rate_limit_burst,
             rate_limit_unit: limits.rate_limit_unit,
@@ -84,6 +88,7 @@ impl Default for ServerLimits {
         ServerLimits {
             max_request_body: usize::try_from(d::MAX_REQUEST_BODY).unwrap_or(usize::MAX),
             max_join_body: usize::try_from(d::MAX_JOIN_BODY).unwrap_or(usize::MAX),
+            max_bundle: usize::try_from(d::MAX_BUNDLE).unwrap_or(usize::MAX),
             rate_limit_per_minute: d::RATE_LIMIT_PER_MINUTE,
             rate_limit_burst: d::RATE_LIMIT_BURST,
             rate_limit_unit: d::RATE_LIMIT_UNIT,
@@ -97,35 +102,35 @@ impl Default for ServerLimits {
 
 /// One served circle: its folded roster (read on every request) and its store.
 ///
-/// Lock order: `store` before `roster`. Every change to the roster happens while the store
-/// lock is held, so the two never disagree.
+/// Lock order: `circle` before `roster`. Every change to the roster happens while the circle
+/// lock is held, and the reader copy is updated before it is released, so the two never
+/// disagree.
 #[derive(Debug)]
 pub struct CircleHandle {
     pub id: EnvelopeId,
     /// The local name this node gave the circle.
     pub local_name: String,
+    /// A copy of the roster for readers (the signed-request layer); always equal to
+    /// `circle.roster` outside a `with_*` call.
     roster: RwLock<Roster>,
-    store: Mutex<CircleStore>,
+    /// The opened circle: its store and the authoritative roster.
+    circle: Mutex<Circle>,
 }
 
 impl CircleHandle {
     /// Wraps an opened circle, re-recording its stored fork proofs so a frozen circle stays
     /// frozen across restarts (protocol.md §2.15).
     pub fn new(circle: Circle) -> Result<Self, StoreError> {
-        let Circle {
-            entry,
-            store,
-            mut roster,
-        } = circle;
-        let skipped = storage::restore_fork_proofs(&store, &mut roster)?;
+        let mut circle = circle;
+        let skipped = storage::restore_fork_proofs(&circle.store, &mut circle.roster)?;
         if skipped > 0 {
-            tracing::warn!(circle = %entry.circle_id, skipped, "stored fork proofs that no longer verify were skipped");
+            tracing::warn!(circle = %circle.entry.circle_id, skipped, "stored fork proofs that no longer verify were skipped");
         }
         Ok(CircleHandle {
-            id: entry.circle_id,
-            local_name: entry.name,
-            roster: RwLock::new(roster),
-            store: Mutex::new(store),
+            id: circle.entry.circle_id,
+            local_name: circle.entry.name.clone(),
+            roster: RwLock::new(circle.roster.clone()),
+            circle: Mutex::new(circle),
         })
     }
 
@@ -143,26 +148,56 @@ impl CircleHandle {
         T: Send + 'static,
         F: FnOnce(&mut CircleStore, &mut Roster) -> Result<T, ApiError> + Send + 'static,
     {
-        let handle = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let mut store = handle.store.lock().unwrap_or_else(|p| p.into_inner());
-            let mut roster = handle.roster.write().unwrap_or_else(|p| p.into_inner());
-            f(&mut store, &mut roster)
+        self.with_circle(move |circle| {
+            let Circle { store, roster, .. } = circle;
+            f(store, roster)
         })
         .await
-        .map_err(|e| internal("store task failed", e))?
+    }
+
+    /// Runs `f` with the whole opened circle locked, on the blocking pool (the sharing
+    /// functions take a [`Circle`]). If `f` changed the roster, readers see the change once
+    /// `f` returns.
+    pub async fn with_circle<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Circle) -> Result<T, ApiError> + Send + 'static,
+    {
+        let handle = Arc::clone(self);
+        tokio::task::spawn_blocking(move || handle.with_circle_blocking(f))
+            .await
+            .map_err(|e| internal("store task failed", e))?
+    }
+
+    /// [`CircleHandle::with_circle`] on the calling thread (for callers already on a blocking
+    /// thread, such as sync).
+    pub fn with_circle_blocking<T>(&self, f: impl FnOnce(&mut Circle) -> T) -> T {
+        let mut circle = self.circle.lock().unwrap_or_else(|p| p.into_inner());
+        let before = roster_fingerprint(&circle.roster);
+        let out = f(&mut circle);
+        if roster_fingerprint(&circle.roster) != before {
+            let mut roster = self.roster.write().unwrap_or_else(|p| p.into_inner());
+            *roster = circle.roster.clone();
+        }
+        out
     }
 
     /// Folds the roster again from the store (after events were appended by another process or
     /// by sync) and re-records stored fork proofs.
     pub fn reload(&self, now: debrief_protocol::Timestamp) -> Result<(), StoreError> {
-        let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        let mut fresh = store.load_roster(Some(now))?;
-        storage::restore_fork_proofs(&store, &mut fresh)?;
+        let mut circle = self.circle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fresh = circle.store.load_roster(Some(now))?;
+        storage::restore_fork_proofs(&circle.store, &mut fresh)?;
         let mut roster = self.roster.write().unwrap_or_else(|p| p.into_inner());
-        *roster = fresh;
+        *roster = fresh.clone();
+        circle.roster = fresh;
         Ok(())
     }
+}
+
+/// What changes when the roster does: its head, and its unresolved forks.
+fn roster_fingerprint(roster: &Roster) -> (EnvelopeId, usize) {
+    (roster.head_id(), roster.unresolved_forks().len())
 }
 
 /// Logs `e` and returns the opaque 500 answer (protocol.md §4.6: no internals leak).
@@ -181,6 +216,9 @@ pub struct ServerState {
     pub replay: Arc<ReplayMemory>,
     pub rate: Arc<RateLimiter>,
     circles: RwLock<BTreeMap<EnvelopeId, Arc<CircleHandle>>>,
+    /// This node's age identities, to open bundles PUT to it that list it as a recipient
+    /// (protocol.md §3.29). Empty until [`ServerState::set_identities`].
+    identities: RwLock<Vec<age::x25519::Identity>>,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -220,7 +258,23 @@ impl ServerState {
                 limits.rate_limit_unit,
             )),
             circles: RwLock::new(map),
+            identities: RwLock::new(Vec::new()),
         }))
+    }
+
+    /// Gives the server this node's age identities (`Identity::age_identities`), so bundles
+    /// PUT to it that list this node are opened and stored with their plaintext. Without them
+    /// the server refuses such PUTs with `503` rather than quarantining a good bundle.
+    pub fn set_identities(&self, identities: Vec<age::x25519::Identity>) {
+        *self.identities.write().unwrap_or_else(|p| p.into_inner()) = identities;
+    }
+
+    /// This node's age identities (see [`ServerState::set_identities`]).
+    pub fn identities(&self) -> Vec<age::x25519::Identity> {
+        self.identities
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A served circle.
@@ -269,8 +323,8 @@ impl ServerState {
         let mut reloaded = 0;
         for handle in self.circles() {
             let stored = {
-                let store = handle.store.lock().unwrap_or_else(|p| p.into_inner());
-                store.meta("roster_head")?
+                let circle = handle.circle.lock().unwrap_or_else(|p| p.into_inner());
+                circle.store.meta("roster_head")?
             };
             let held = handle.with_roster(|r| r.head_id().to_hex());
             if stored.is_some_and(|s| s != held) {
@@ -296,12 +350,13 @@ impl ServerState {
         }
     }
 
-    /// The peer-facing router (protocol.md §4.7). The bundle routes (`links`, `feed`,
-    /// `bundles/{id}`) are added by the bundle store's round.
+    /// The peer-facing router (protocol.md §4.7), bundle routes (§4.9) included.
     pub fn router(self: &Arc<Self>) -> Router {
         use axum::routing::post;
         // protocol.md §4.8.7: reads take no body.
         let reads = Router::new()
+            .route("/v1/c/{circle}/links", get(bundle_routes::links))
+            .route("/v1/c/{circle}/feed", get(bundle_routes::feed))
             .route("/v1/c/{circle}/info", get(routes::info))
             .route("/v1/c/{circle}/roster", get(routes::roster))
             .route("/v1/c/{circle}/checkpoint", get(routes::checkpoint))
@@ -320,6 +375,16 @@ impl ServerState {
                 self.auth_layer(self.limits.max_request_body),
                 require_signed_request,
             ));
+        // protocol.md §4.9.3–§4.9.4: a GET has no body, a PUT up to `max_bundle`.
+        let bundles = Router::new()
+            .route(
+                "/v1/c/{circle}/bundles/{id}",
+                get(bundle_routes::get_bundle).put(bundle_routes::put_bundle),
+            )
+            .route_layer(from_fn_with_state(
+                self.auth_layer(self.limits.max_bundle),
+                require_signed_request,
+            ));
         // Invite-token routes authenticate in the handler (a token, or a member's signature).
         let invite = Router::new()
             .route("/v1/c/{circle}/charter", get(routes::charter))
@@ -328,6 +393,7 @@ impl ServerState {
             .route("/healthz", get(healthz))
             .merge(reads)
             .merge(forks)
+            .merge(bundles)
             .merge(invite)
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)

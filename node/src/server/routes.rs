@@ -149,7 +149,7 @@ pub async fn forks(
 }
 
 /// A JSON body's content type must be `application/json` (protocol.md §4.7.3).
-fn require_json(parts: &Parts) -> ApiResult<()> {
+pub(crate) fn require_json(parts: &Parts) -> ApiResult<()> {
     let ok = parts
         .headers
         .get(CONTENT_TYPE)

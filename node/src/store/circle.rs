@@ -101,6 +101,33 @@ pub const MIGRATIONS: &[Migration] = &[
     ",
     },
     super::bundles::MIGRATION_CHAIN_PROOFS,
+    Migration {
+        version: 6,
+        name: "sync cursors",
+        sql: "
+        -- Where sync stands with each peer (protocol.md §5): the opaque cursor the peer gave
+        -- for its `links` and `feed`, and how far our own bundles were offered to it
+        -- (`offer`, one of our ingest seqs). Written only after what they cover is stored.
+        CREATE TABLE sync_cursors (
+            peer TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('links', 'feed', 'offer')),
+            cursor TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (peer, kind)
+        ) STRICT;
+        -- The last contact with each peer, for `debrief status` and the backoff.
+        CREATE TABLE sync_peers (
+            peer TEXT PRIMARY KEY,
+            last_attempt INTEGER NOT NULL,
+            last_success INTEGER,
+            failures INTEGER NOT NULL,
+            not_before INTEGER NOT NULL,
+            last_error TEXT,
+            head_seq INTEGER,
+            head_id TEXT
+        ) STRICT;
+    ",
+    },
 ];
 
 /// A circle's SQLite store.

@@ -1,4 +1,4 @@
-//! Per-peer exponential backoff with jitter (protocol.md §4, "Sync").
+//! Per-peer exponential backoff with jitter (protocol.md §5.3).
 //!
 //! A peer that fails is retried after `base · 2^failures`, capped, with up to half of that
 //! added as random jitter so that many nodes that lost the same peer do not all come back at
