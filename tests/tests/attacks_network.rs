@@ -21,14 +21,16 @@ use debrief_node::node::{Circle, Node};
 use debrief_node::server::invites::{self, InviteError};
 use debrief_node::server::{ServerLimits, ServerState};
 use debrief_node::tls::{NodeTlsIdentity, pinned_client_config};
+use debrief_protocol::bundle::BundleObject;
 use debrief_protocol::envelope::Envelope;
 use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
 use debrief_protocol::roster::{
     EventBody, InviteToken, JoinRequest, Policy, QuorumAction, TipStatement,
 };
 use debrief_protocol::wire::{self, ForkList, PendingList, RequestNonce};
+use debrief_protocol::wire::{FeedPage, LinksPage};
 use debrief_protocol::{EnvelopeId, MemberId, Sha256Digest, Timestamp};
-use debrief_tests::attack_kit::{company, with_payload};
+use debrief_tests::attack_kit::{company, forge_bundle, header_json, node_report, with_payload};
 use reqwest::{Method, StatusCode};
 use zeroize::Zeroizing;
 
@@ -111,6 +113,8 @@ async fn world(limits: ServerLimits) -> World {
         limits,
     )
     .unwrap();
+    // As `debrief serve` does: bundles PUT to this node that list it are opened and stored.
+    state.set_identities(node.identity().age_identities());
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     // As `debrief serve` does: request headers within the idle timeout (protocol.md §4.8.7.3).
     let server = serve_tls_with(
@@ -294,6 +298,28 @@ impl World {
         assert_eq!(response.status(), StatusCode::OK);
         let list: ForkList = response.json().await.unwrap();
         list.proofs.len()
+    }
+}
+
+fn bundle_path(circle: EnvelopeId, id: EnvelopeId) -> String {
+    format!("/v1/c/{circle}/bundles/{id}")
+}
+
+fn put_bundle(circle: EnvelopeId, object: EnvelopeId, bytes: &[u8]) -> PeerRequest {
+    PeerRequest {
+        method: Method::PUT,
+        circle,
+        path_and_query: bundle_path(circle, object),
+        body: Some((wire::JSON_CONTENT_TYPE.to_owned(), bytes.to_vec())),
+    }
+}
+
+fn get_bundle(circle: EnvelopeId, object: EnvelopeId) -> PeerRequest {
+    PeerRequest {
+        method: Method::GET,
+        circle,
+        path_and_query: bundle_path(circle, object),
+        body: None,
     }
 }
 
@@ -694,4 +720,244 @@ async fn attack_vouch_by_removed_member_http() {
         vec![join.id()],
         "only the join request is held"
     );
+}
+
+impl World {
+    /// The feed of circle A as `who` pages through it from `after` with `limit`.
+    async fn feed(&self, who: &Arc<Identity>, query: &str) -> reqwest::Response {
+        self.send(who, get(self.a, &format!("feed{query}"))).await
+    }
+
+    /// Every object id in `who`'s feed of circle A, paging from `after`.
+    async fn feed_ids(&self, who: &Arc<Identity>, after: &str) -> Vec<EnvelopeId> {
+        let mut ids = Vec::new();
+        let mut cursor = after.to_owned();
+        loop {
+            let response = self.feed(who, &format!("?after={cursor}&limit=1")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let page: FeedPage = response.json().await.unwrap();
+            ids.extend(page.items.iter().map(|i| i.object));
+            if page.items.is_empty() {
+                return ids;
+            }
+            cursor = page.next;
+        }
+    }
+}
+
+/// Bob, a member acting as relay, PUTs corrupt copies of Alice's report under its object id
+/// before the genuine one arrives (a flipped ciphertext byte, a truncated copy), hoping the
+/// node then answers "already held" to the genuine bundle. Each copy is refused with its rule
+/// and quarantined by the SHA-256 of its full bytes; the genuine bundle is then stored, and a
+/// corrupt copy arriving later does not displace it (protocol.md §3.18, §3.29, §4.9.4).
+#[tokio::test]
+async fn attack_corrupt_copy_put_by_relay_http() {
+    let w = world(ServerLimits::default()).await;
+    let roster = w.circle(w.a).roster;
+    let genuine = node_report(&w.alice, "Disk full on the primary")
+        .seal(&roster, w.now)
+        .unwrap();
+    let id = genuine.id();
+    let mut ct = genuine.ciphertext().to_vec();
+    let last = ct.len() - 1;
+    ct[last] ^= 1;
+    let flipped = BundleObject::new(genuine.link().clone(), genuine.header().clone(), ct);
+    let truncated = &genuine.as_bytes()[..genuine.as_bytes().len() - 20];
+    for (copy, reason) in [(flipped.as_bytes(), "§3.18: "), (truncated, "§3.2: ")] {
+        let (status, code, body) = error_of(w.send(&w.bob, put_bundle(w.a, id, copy)).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_object")
+        );
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("bundle refused ({reason}"))
+                && message.ends_with(&format!(
+                    "); quarantined as {}",
+                    Sha256Digest::of(copy).to_hex()
+                )),
+            "{message}"
+        );
+    }
+    // Nothing held under that id.
+    assert_outsider(error_of(w.send(&w.alice, get_bundle(w.a, id)).await).await);
+    // The genuine bundle: stored.
+    let response = w
+        .send(&w.alice, put_bundle(w.a, id, genuine.as_bytes()))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    // The corrupt copy again: refused, not "already held"; the genuine copy stays.
+    let (status, code, _) = error_of(
+        w.send(&w.bob, put_bundle(w.a, id, flipped.as_bytes()))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_object")
+    );
+    let got = w.send(&w.bob, get_bundle(w.a, id)).await;
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), genuine.as_bytes());
+    let response = w
+        .send(&w.alice, put_bundle(w.a, id, genuine.as_bytes()))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "held");
+}
+
+/// Endless data through the PUT route: a body over `max_bundle` (413 before it is stored), an
+/// age header padded past its bound (422, quarantined; protocol.md §3.22, §4.8.7, §4.9.4).
+#[tokio::test]
+async fn attack_endless_data_at_bundle_put() {
+    let limits = ServerLimits {
+        max_bundle: 64 * 1024,
+        ..ServerLimits::default()
+    };
+    let w = world(limits).await;
+    let roster = w.circle(w.a).roster;
+    let report = node_report(&w.alice, "Slow").seal(&roster, w.now).unwrap();
+    let line = format!("{}\n", "A".repeat(64));
+    let stanza = format!("-> grease\n{}\n", line.repeat(500));
+    let intro = debrief_protocol::bundle::AGE_INTRO.len();
+    let mut ct = report.ciphertext()[..intro].to_vec();
+    ct.extend_from_slice(stanza.as_bytes());
+    ct.extend_from_slice(&report.ciphertext()[intro..]);
+    let padded = forge_bundle(&report, header_json(&report), ct, w.alice.as_ref());
+    let (status, code, body) = error_of(
+        w.send(&w.alice, put_bundle(w.a, padded.id(), padded.as_bytes()))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_object")
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("bundle refused (§3.22: "),
+        "{body}"
+    );
+    let line = format!("{}\n", "A".repeat(64));
+    let stanza = format!("-> grease\n{}\n", line.repeat(2_000));
+    let mut ct = report.ciphertext()[..intro].to_vec();
+    ct.extend_from_slice(stanza.as_bytes());
+    ct.extend_from_slice(&report.ciphertext()[intro..]);
+    let huge = forge_bundle(&report, header_json(&report), ct, w.alice.as_ref());
+    assert!(huge.as_bytes().len() > 64 * 1024);
+    let (status, code, _) = error_of(
+        w.send(&w.alice, put_bundle(w.a, huge.id(), huge.as_bytes()))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+    assert!(w.feed_ids(&w.alice, "0").await.is_empty(), "nothing stored");
+}
+
+/// Alice shares a RED report with the node S only. Bob, a member but not a recipient, asks for
+/// it by object id and reads the feed: the answer is the one for an object never held, and the
+/// feed never lists the header; the chain link, which every member sees, is all he gets
+/// (protocol.md §3.21, §3.32, §4.9.1–§4.9.3).
+#[tokio::test]
+async fn attack_red_bundle_or_header_requested_by_non_recipient_http() {
+    let w = world(ServerLimits::default()).await;
+    let roster = w.circle(w.a).roster;
+    let mut share = node_report(&w.alice, "Our auth outage");
+    share.tlp = debrief_protocol::bundle::Tlp::Red;
+    share.named = vec![w.me.clone()];
+    let red = share.seal(&roster, w.now).unwrap();
+    let response = w
+        .send(&w.alice, put_bundle(w.a, red.id(), red.as_bytes()))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let unknown = EnvelopeId(Sha256Digest::of(b"never held"));
+    let never_held = error_of(w.send(&w.bob, get_bundle(w.a, unknown)).await).await;
+    let asked = error_of(w.send(&w.bob, get_bundle(w.a, red.id())).await).await;
+    assert_outsider(asked.clone());
+    assert_eq!(
+        asked, never_held,
+        "indistinguishable from an object never held"
+    );
+    assert!(w.feed_ids(&w.bob, "0").await.is_empty());
+    // Alice, a recipient, sees it; Bob sees only its chain link.
+    assert_eq!(w.feed_ids(&w.alice, "0").await, vec![red.id()]);
+    let got = w.send(&w.alice, get_bundle(w.a, red.id())).await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), red.as_bytes());
+    let links: LinksPage = w
+        .send(&w.bob, get(w.a, "links"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(links.links, vec![red.link().clone()]);
+}
+
+/// Bob tampers with his feed cursor: negative, not a number, past `i64`, an unknown parameter,
+/// a page size out of bounds (all 400), and every valid cursor around the hidden RED row. No
+/// cursor shows him the RED header; the circle-wide ones appear exactly once
+/// (protocol.md §4.9.1, §4.9.2).
+#[tokio::test]
+async fn attack_feed_cursor_tampering_http() {
+    let w = world(ServerLimits::default()).await;
+    let roster = w.circle(w.a).roster;
+    let amber = node_report(&w.alice, "Circle-wide")
+        .seal(&roster, w.now)
+        .unwrap();
+    let mut share =
+        node_report(&w.alice, "Named only").at(debrief_tests::attack_kit::ChainPos::after(&amber));
+    share.tlp = debrief_protocol::bundle::Tlp::Red;
+    share.named = vec![w.me.clone()];
+    let red = share.seal(&roster, w.now).unwrap();
+    let amber2 = node_report(&w.bob, "Circle-wide again")
+        .seal(&roster, w.now)
+        .unwrap();
+    for (who, b) in [(&w.alice, &amber), (&w.alice, &red), (&w.bob, &amber2)] {
+        let response = w.send(who, put_bundle(w.a, b.id(), b.as_bytes())).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    for query in [
+        "?after=-1",
+        "?after=abc",
+        "?after=99999999999999999999",
+        "?after=%2B1",
+        "?after=1&limit=0",
+        "?after=1&limit=201",
+        "?after=1&recipient=me",
+    ] {
+        let (status, code, _) = error_of(w.feed(&w.bob, query).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{query}"
+        );
+    }
+    let page: FeedPage = w.feed(&w.alice, "").await.json().await.unwrap();
+    let cursors: Vec<i64> = page
+        .items
+        .iter()
+        .map(|i| i.cursor.parse().unwrap())
+        .collect();
+    assert_eq!(page.items[1].object, red.id());
+    let red_cursor = cursors[1];
+    for after in [
+        0,
+        cursors[0],
+        red_cursor - 1,
+        red_cursor,
+        cursors[2],
+        i64::MAX,
+    ] {
+        let seen = w.feed_ids(&w.bob, &after.to_string()).await;
+        let expected: Vec<EnvelopeId> = [(cursors[0], amber.id()), (cursors[2], amber2.id())]
+            .into_iter()
+            .filter(|(c, _)| *c > after)
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(seen, expected, "after={after}");
+    }
 }

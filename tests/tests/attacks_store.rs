@@ -22,7 +22,8 @@ use debrief_protocol::roster::{
 };
 use debrief_protocol::{MemberId, Sha256Digest, Timestamp};
 use debrief_tests::attack_kit::{
-    ChainPos, Share, company, encrypt_to, forge_bundle, header_json, inner_of, listed_recipients,
+    ChainPos, company, encrypt_to, forge_bundle, header_json, inner_of, listed_recipients,
+    node_report,
 };
 use zeroize::Zeroizing;
 
@@ -122,19 +123,6 @@ impl World {
     }
 }
 
-/// A report by `author` with a real report body (the node parses what it stores), its bundle id
-/// derived from `title`.
-fn report<'a>(author: &'a Identity, title: &str) -> Share<'a> {
-    let source = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/valid/book-2017-leap-second-dns.md"),
-    )
-    .unwrap();
-    let mut share = Share::report(author, title);
-    share.body = sharing::report_body(&debrief_protocol::report::parse(&source).unwrap()).unwrap();
-    share
-}
-
 fn rejected(got: Result<Accepted, SharingError>) -> BundleError {
     match got {
         Err(SharingError::Rejected(e)) => e,
@@ -157,7 +145,7 @@ fn quarantined(line: &ImportLine) -> (&str, &str) {
 #[test]
 fn attack_corrupt_copy_put_by_relay() {
     let mut w = world();
-    let genuine = report(&w.bravo, "Disk full on the primary")
+    let genuine = node_report(&w.bravo, "Disk full on the primary")
         .seal(&w.circle.roster, w.now)
         .unwrap();
     let mut ct = genuine.ciphertext().to_vec();
@@ -206,10 +194,10 @@ fn attack_corrupt_copy_put_by_relay() {
 #[test]
 fn attack_author_equivocation_in_store() {
     let mut w = world();
-    let one = report(&w.bravo, "Version for Charlie")
+    let one = node_report(&w.bravo, "Version for Charlie")
         .seal(&w.circle.roster, w.now)
         .unwrap();
-    let two = report(&w.bravo, "Version for Delta")
+    let two = node_report(&w.bravo, "Version for Delta")
         .seal(&w.circle.roster, w.now)
         .unwrap();
     assert!(matches!(
@@ -253,14 +241,14 @@ fn attack_author_equivocation_in_store() {
 #[test]
 fn attack_seq_gap_hidden_by_relay_in_store() {
     let mut w = world();
-    let first = report(&w.bravo, "One")
+    let first = node_report(&w.bravo, "One")
         .seal(&w.circle.roster, w.now)
         .unwrap();
-    let hidden = report(&w.bravo, "Two")
+    let hidden = node_report(&w.bravo, "Two")
         .at(ChainPos::after(&first))
         .seal(&w.circle.roster, w.now)
         .unwrap();
-    let third = report(&w.bravo, "Three")
+    let third = node_report(&w.bravo, "Three")
         .at(ChainPos::after(&hidden))
         .seal(&w.circle.roster, w.now)
         .unwrap();
@@ -288,7 +276,7 @@ fn attack_seq_gap_hidden_by_relay_in_store() {
 #[test]
 fn attack_removed_members_new_bundle_at_accept() {
     let mut w = world();
-    let last = report(&w.charlie, "Last words")
+    let last = node_report(&w.charlie, "Last words")
         .seal(&w.circle.roster, w.now)
         .unwrap();
     assert!(matches!(
@@ -334,7 +322,7 @@ fn attack_removed_members_new_bundle_at_accept() {
         .unwrap();
     assert!(w.circle.roster.member(&w.charlie.member_id()).is_none());
 
-    let after = report(&w.charlie, "Still here")
+    let after = node_report(&w.charlie, "Still here")
         .at(ChainPos::after(&last))
         .seal(&old_roster, w.now)
         .unwrap();
@@ -357,7 +345,7 @@ fn attack_removed_members_new_bundle_at_accept() {
 #[test]
 fn attack_endless_data_at_accept() {
     let mut w = world();
-    let report = report(&w.bravo, "Slow")
+    let report = node_report(&w.bravo, "Slow")
         .seal(&w.circle.roster, w.now)
         .unwrap();
     // A huge age header.
@@ -537,7 +525,7 @@ fn attack_member_request_replayed_at_node_store() {
 fn attack_red_bundle_or_header_requested_by_non_recipient() {
     let mut w = world();
     let me = w.node.identity().member_id();
-    let red = report(&w.bravo, "Our auth outage")
+    let red = node_report(&w.bravo, "Our auth outage")
         .red(&[&w.charlie])
         .seal(&w.circle.roster, w.now)
         .unwrap();
@@ -551,7 +539,7 @@ fn attack_red_bundle_or_header_requested_by_non_recipient() {
     ));
     assert_eq!(w.held(), (1, 0));
     // A RED report naming S too: S holds it whole.
-    let mut share = report(&w.bravo, "Our second auth outage").at(ChainPos::after(&red));
+    let mut share = node_report(&w.bravo, "Our second auth outage").at(ChainPos::after(&red));
     share.tlp = debrief_protocol::bundle::Tlp::Red;
     share.named = vec![me.clone(), w.charlie.member_id()];
     let named = share.seal(&w.circle.roster, w.now).unwrap();
@@ -600,14 +588,14 @@ fn attack_red_bundle_or_header_requested_by_non_recipient() {
 fn attack_feed_cursor_tampering() {
     let mut w = world();
     let me = w.node.identity().member_id();
-    let amber = report(&w.bravo, "Circle-wide")
+    let amber = node_report(&w.bravo, "Circle-wide")
         .seal(&w.circle.roster, w.now)
         .unwrap();
-    let mut share = report(&w.bravo, "Named only").at(ChainPos::after(&amber));
+    let mut share = node_report(&w.bravo, "Named only").at(ChainPos::after(&amber));
     share.tlp = debrief_protocol::bundle::Tlp::Red;
     share.named = vec![me, w.charlie.member_id()];
     let red = share.seal(&w.circle.roster, w.now).unwrap();
-    let amber2 = report(&w.charlie, "Circle-wide again")
+    let amber2 = node_report(&w.charlie, "Circle-wide again")
         .seal(&w.circle.roster, w.now)
         .unwrap();
     for b in [&amber, &red, &amber2] {
