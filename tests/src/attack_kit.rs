@@ -393,6 +393,21 @@ impl<'a> Share<'a> {
     }
 }
 
+/// A report by `author` with a real report body (a node parses what it stores, so bundles
+/// offered to a real node carry a full report), its bundle id derived from `title`.
+pub fn node_report<'a>(author: &'a Identity, title: &str) -> Share<'a> {
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/valid/book-2017-leap-second-dns.md"),
+    )
+    .unwrap();
+    let mut share = Share::report(author, title);
+    share.body =
+        debrief_node::sharing::report_body(&debrief_protocol::report::parse(&source).unwrap())
+            .unwrap();
+    share
+}
+
 /// A 16-byte bundle id derived from a title, so each story's bundles differ.
 struct Sha256Id;
 

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::home::Home;
 use crate::http::clock::{Clock, SystemClock};
-use crate::http::serve::serve_tls;
+use crate::http::serve::serve_tls_with;
 use crate::node::Node;
 use crate::server::{ServerLimits, ServerState, serve_admin};
 use crate::sync::{NodeSigner, SyncOptions, Syncer, sync_all_once};
@@ -101,7 +101,9 @@ pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let server = serve_tls(listen, tls.server_config()?, state.router())
+        // protocol.md §4.8.7.3: request headers within the idle timeout.
+        let header_timeout = state.limits.idle_timeout;
+        let server = serve_tls_with(listen, tls.server_config()?, state.router(), header_timeout)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         println!("serving https://{}", server.local_addr());

@@ -51,6 +51,10 @@ impl RunningServer {
     }
 }
 
+/// The longest wait for a request's line and headers when the caller names none: the default
+/// idle timeout (protocol.md §4.8.7.3).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Binds `addr` (e.g. `127.0.0.1:0`) and serves `router` over TLS with `tls` in a background
 /// task. Must be called inside a tokio runtime.
 pub async fn serve_tls(
@@ -58,8 +62,19 @@ pub async fn serve_tls(
     tls: Arc<ServerConfig>,
     router: Router,
 ) -> io::Result<RunningServer> {
+    serve_tls_with(addr, tls, router, DEFAULT_HEADER_READ_TIMEOUT).await
+}
+
+/// [`serve_tls`], closing a connection whose request headers take longer than
+/// `header_timeout` to arrive (protocol.md §4.8.7.3).
+pub async fn serve_tls_with(
+    addr: SocketAddr,
+    tls: Arc<ServerConfig>,
+    router: Router,
+    header_timeout: Duration,
+) -> io::Result<RunningServer> {
     let listener = TcpListener::bind(addr)?;
-    serve_tls_on(listener, tls, router).await
+    serve_tls_on_with(listener, tls, router, header_timeout).await
 }
 
 /// Serves `router` over TLS on an already bound listener.
@@ -68,10 +83,27 @@ pub async fn serve_tls_on(
     tls: Arc<ServerConfig>,
     router: Router,
 ) -> io::Result<RunningServer> {
+    serve_tls_on_with(listener, tls, router, DEFAULT_HEADER_READ_TIMEOUT).await
+}
+
+/// [`serve_tls_on`] with the header timeout given.
+pub async fn serve_tls_on_with(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    router: Router,
+    header_timeout: Duration,
+) -> io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let handle = Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
+    let mut server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
         .handle(handle.clone());
+    // protocol.md §4.8.7.3: axum-server turns hyper's header timeout off, so without this a
+    // client that sends half its headers and stops holds the connection for ever (the request
+    // timeout only starts once the headers are in).
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(Some(header_timeout));
     // Connect info gives the invite-token routes the client address for their rate limit.
     let task =
         tokio::spawn(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()));
