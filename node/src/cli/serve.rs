@@ -71,6 +71,15 @@ async fn shutdown_signal() -> anyhow::Result<&'static str> {
     }
 }
 
+/// Prints a start-up line. A closed stdout (e.g. piped to `head`) must not take the server down,
+/// so write errors are ignored: the same facts are in the logs.
+fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
 pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
     init_logs(args.log_format);
     let node = Node::open(Home::resolve(home)?)?;
@@ -106,17 +115,17 @@ pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
         let server = serve_tls_with(listen, tls.server_config()?, state.router(), header_timeout)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        println!("serving https://{}", server.local_addr());
+        announce(format_args!("serving https://{}", server.local_addr()));
         if let Some(url) = &config.server.public_endpoint {
-            println!("public endpoint {url}");
+            announce(format_args!("public endpoint {url}"));
         }
-        println!("TLS pin {}", tls.pin());
+        announce(format_args!("TLS pin {}", tls.pin()));
         let admin = match admin {
             Some(addr) => {
                 let a = serve_admin(addr, &state)
                     .await
                     .with_context(|| format!("cannot listen on {addr} (admin)"))?;
-                println!("admin http://{} (/healthz, /metrics)", a.local_addr());
+                announce(format_args!("admin http://{} (/healthz, /metrics)", a.local_addr()));
                 Some(a)
             }
             None => None,
