@@ -120,6 +120,7 @@ pub fn run(home: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
             announce(format_args!("public endpoint {url}"));
         }
         announce(format_args!("TLS pin {}", tls.pin()));
+        tracing::info!(addr = %server.local_addr(), pin = %tls.pin(), "serving");
         let admin = match admin {
             Some(addr) => {
                 let a = serve_admin(addr, &state)
