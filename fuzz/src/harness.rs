@@ -529,7 +529,10 @@ pub fn publog_verify(data: &[u8]) {
         Ok(log) => log,
         Err(e) => {
             let _ = e.to_string();
-            assert!(batch.is_err(), "verify_log accepted a genesis that start refused");
+            assert!(
+                batch.is_err(),
+                "verify_log accepted a genesis that start refused"
+            );
             return;
         }
     };
@@ -538,8 +541,16 @@ pub fn publog_verify(data: &[u8]) {
         let (seq, head) = (incremental.head_seq(), incremental.head_id());
         if let Err(e) = incremental.append(env) {
             let _ = (e.to_string(), e.rule());
-            assert_eq!(incremental.head_seq(), seq, "a refused entry changed the log");
-            assert_eq!(incremental.head_id(), head, "a refused entry changed the head");
+            assert_eq!(
+                incremental.head_seq(),
+                seq,
+                "a refused entry changed the log"
+            );
+            assert_eq!(
+                incremental.head_id(),
+                head,
+                "a refused entry changed the head"
+            );
             refused_at = Some(i);
             break;
         }
@@ -560,7 +571,11 @@ pub fn publog_verify(data: &[u8]) {
     );
     for seq in 1..=head {
         let entry = log.entry(seq).expect("a verified seq has its entry");
-        assert_eq!(log.id_at(seq), Some(entry.id()), "id_at disagrees with entry");
+        assert_eq!(
+            log.id_at(seq),
+            Some(entry.id()),
+            "id_at disagrees with entry"
+        );
         let _ = log.status(seq).expect("a verified seq has a status");
         let _ = log.key_set_for(seq);
         let _ = log.content(seq);

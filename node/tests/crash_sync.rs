@@ -132,7 +132,12 @@ impl Home {
     /// The circle's store file.
     fn store_path(&self) -> PathBuf {
         let circles = self.home.join("data").join("circles");
-        let dir = fs::read_dir(circles).unwrap().next().unwrap().unwrap().path();
+        let dir = fs::read_dir(circles)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         dir.join("store.sqlite")
     }
 
@@ -283,8 +288,10 @@ fn check_store(s: &Setup, h: &Home, context: &str) {
         let covered = s.a.column(&format!(
             "SELECT header_id FROM {table} WHERE ingest_seq <= {upto}"
         ));
-        let held: std::collections::BTreeSet<String> =
-            h.column(&format!("SELECT header_id FROM {table}")).into_iter().collect();
+        let held: std::collections::BTreeSet<String> = h
+            .column(&format!("SELECT header_id FROM {table}"))
+            .into_iter()
+            .collect();
         for id in &covered {
             assert!(
                 held.contains(id),
@@ -300,10 +307,18 @@ fn rerun_completes(s: &Setup, h: &Home, context: &str) {
     let links = h.count("SELECT count(*) FROM links");
     let reports = h.json(&["sync", "--once", "--json"]);
     let peer = &reports[0]["peers"][0];
-    assert_eq!(peer["error"], serde_json::Value::Null, "{context}: {reports}");
-    let fetched = peer["bundles_new"].as_u64().unwrap()
-        + reports[0]["missing_fetched"].as_u64().unwrap_or(0);
-    assert_eq!(fetched, s.n - held, "{context}: the rerun fetched {reports}");
+    assert_eq!(
+        peer["error"],
+        serde_json::Value::Null,
+        "{context}: {reports}"
+    );
+    let fetched =
+        peer["bundles_new"].as_u64().unwrap() + reports[0]["missing_fetched"].as_u64().unwrap_or(0);
+    assert_eq!(
+        fetched,
+        s.n - held,
+        "{context}: the rerun fetched {reports}"
+    );
     assert_eq!(
         peer["links_new"].as_u64().unwrap(),
         s.n - links,

@@ -269,7 +269,11 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         serde_json::from_slice(&std::fs::read(vectors.join("publog-provenance.json")).unwrap())
             .unwrap();
     doc["claim"] = provenance["claim"].clone();
-    add("publog_verify", "log-claim", serde_json::to_vec(&doc).unwrap());
+    add(
+        "publog_verify",
+        "log-claim",
+        serde_json::to_vec(&doc).unwrap(),
+    );
     let entries = doc["entries"].as_array().unwrap().clone();
     let mut variant = |name: &str, list: Vec<Value>| {
         let mut d = doc.clone();
@@ -337,7 +341,8 @@ fn seeds_are_valid_where_they_claim_to_be() {
             let doc: Value = serde_json::from_slice(&bytes).unwrap();
             let env = |v: &Value| Envelope::from_value(v.clone()).unwrap();
             let genesis = env(&doc["genesis"]);
-            let entries: Vec<Envelope> = doc["entries"].as_array().unwrap().iter().map(env).collect();
+            let entries: Vec<Envelope> =
+                doc["entries"].as_array().unwrap().iter().map(env).collect();
             let log = publog::verify_log(&genesis.id(), &genesis, &entries)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             let now = Timestamp::parse(doc["checkpoint_checked_at"].as_str().unwrap()).unwrap();
