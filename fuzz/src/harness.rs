@@ -22,6 +22,7 @@ use debrief_protocol::encoding::base64_decode;
 use debrief_protocol::envelope::{self, Envelope, PayloadType, PublicKey, Signer};
 use debrief_protocol::ids::{EnvelopeId, MemberId, Sha256Digest};
 use debrief_protocol::membership::RosterHistory;
+use debrief_protocol::publog::{self, VerifiedLog};
 use debrief_protocol::report::{self, Report};
 use debrief_protocol::roster::{self, RosterBuilder};
 use debrief_protocol::timestamp::Timestamp;
@@ -36,7 +37,7 @@ pub type Target = fn(&[u8]);
 
 /// Every target by name, in the order of `fuzz/README.md`. The corpus directories are
 /// `fuzz/corpus/<name>/`.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("report", report),
     ("envelope", envelope),
     ("roster_fold", roster_fold),
@@ -44,6 +45,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("age_header", age_header),
     ("scrub", scrub),
     ("wire_auth", wire_auth),
+    ("publog_verify", publog_verify),
 ];
 
 /// A fixed key for re-signing fuzzer payloads (envelope and wire targets).
@@ -489,6 +491,135 @@ pub fn wire_auth(data: &[u8]) {
         }
         Err(e) => {
             let _ = e.to_string();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// publog_verify: the public-log verifier (protocol.md §7.5–§7.8).
+
+/// The input is a JSON document in the shape of `protocol/tests/vectors/publog-log.json`:
+/// `genesis` (envelope), `entries` (envelopes), optional `checkpoint` (envelope) with
+/// `checkpoint_checked_at` (timestamp), optional `claim` (a provenance claim envelope, §7.4).
+/// The genesis is pinned by its own id (a reader's first fetch), and the log is verified both
+/// in one call (`verify_log`) and one entry at a time (`VerifiedLog::append`).
+///
+/// Oracles: the two agree (same head, or the batch fails exactly where the incremental one
+/// first refused); a refused entry leaves the log unchanged (append is all or nothing); a
+/// verified log answers for every seq it holds; an accepted checkpoint names a seq within the
+/// copy, its head is the copy's id at that seq, and `uncovered` is the rest; an accepted claim
+/// names an entry of the log whose commitment is the claimed one.
+pub fn publog_verify(data: &[u8]) {
+    let Ok(doc) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let envelope_at = |v: &Value| Envelope::from_value(v.clone()).ok();
+    let Some(genesis) = doc.get("genesis").and_then(envelope_at) else {
+        return;
+    };
+    let entries: Vec<Envelope> = match doc.get("entries").and_then(Value::as_array) {
+        Some(list) => list.iter().filter_map(envelope_at).collect(),
+        None => Vec::new(),
+    };
+    let pinned = genesis.id();
+    let batch = publog::verify_log(&pinned, &genesis, &entries);
+
+    // One entry at a time, stopping at the first refusal.
+    let mut incremental = match VerifiedLog::start(&pinned, &genesis) {
+        Ok(log) => log,
+        Err(e) => {
+            let _ = e.to_string();
+            assert!(
+                batch.is_err(),
+                "verify_log accepted a genesis that start refused"
+            );
+            return;
+        }
+    };
+    let mut refused_at = None;
+    for (i, env) in entries.iter().enumerate() {
+        let (seq, head) = (incremental.head_seq(), incremental.head_id());
+        if let Err(e) = incremental.append(env) {
+            let _ = (e.to_string(), e.rule());
+            assert_eq!(
+                incremental.head_seq(),
+                seq,
+                "a refused entry changed the log"
+            );
+            assert_eq!(
+                incremental.head_id(),
+                head,
+                "a refused entry changed the head"
+            );
+            refused_at = Some(i);
+            break;
+        }
+    }
+    match (&batch, refused_at) {
+        (Ok(log), None) => assert_eq!(log.head_id(), incremental.head_id()),
+        (Err(_), Some(_)) => {}
+        (Ok(_), Some(i)) => panic!("verify_log accepted entry {i}, which append refused"),
+        (Err(e), None) => panic!("verify_log refused a log append accepted: {e}"),
+    }
+    // Whatever prefix verified is a log in its own right: query all of it.
+    let log = incremental;
+    let head = log.head_seq();
+    assert_eq!(
+        usize::try_from(head).ok(),
+        Some(refused_at.unwrap_or(entries.len())),
+        "head seq is not the number of accepted entries"
+    );
+    for seq in 1..=head {
+        let entry = log.entry(seq).expect("a verified seq has its entry");
+        assert_eq!(
+            log.id_at(seq),
+            Some(entry.id()),
+            "id_at disagrees with entry"
+        );
+        let _ = log.status(seq).expect("a verified seq has a status");
+        let _ = log.key_set_for(seq);
+        let _ = log.content(seq);
+        let _ = log.commitment_of(seq);
+    }
+    assert!(log.entry(head + 1).is_none());
+    let _ = log.statement(None, Some(head));
+
+    let now = doc
+        .get("checkpoint_checked_at")
+        .and_then(Value::as_str)
+        .and_then(|t| Timestamp::parse(t).ok())
+        .unwrap_or(Timestamp::from_unix(1_795_602_000));
+    if let Some(checkpoint) = doc.get("checkpoint").and_then(envelope_at) {
+        match log.check_checkpoint(&checkpoint, now, None) {
+            Ok(fresh) => {
+                let c = fresh.checkpoint.value();
+                assert!(c.seq <= head, "a checkpoint beyond the copy was accepted");
+                let at = if c.seq == 0 {
+                    Some(log.genesis_id())
+                } else {
+                    log.id_at(c.seq)
+                };
+                assert_eq!(Some(c.head), at, "checkpoint head is not the copy's");
+                assert_eq!(fresh.uncovered, head - c.seq);
+                let _ = log.statement(Some(&fresh), None);
+                let _ = publog::layout::files(&log, &checkpoint);
+            }
+            Err(e) => {
+                let _ = (e.to_string(), e.rule());
+            }
+        }
+    }
+    if let Some(claim) = doc.get("claim").and_then(envelope_at) {
+        match publog::check_claim(&claim, &log) {
+            Ok(checked) => {
+                let (_, commitment) = log
+                    .commitment_of(checked.seq)
+                    .expect("an accepted claim names an entry with content");
+                assert_eq!(checked.commitment, commitment);
+            }
+            Err(e) => {
+                let _ = (e.to_string(), e.rule());
+            }
         }
     }
 }

@@ -105,6 +105,11 @@ fn corpus_wire_auth() {
     replay("wire_auth");
 }
 
+#[test]
+fn corpus_publog_verify() {
+    replay("publog_verify");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Seed inputs: valid (and a few nearly valid) objects of each kind, so the fuzzer starts deep.
 
@@ -253,6 +258,37 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     );
     add("envelope", "http-request", env.to_json());
 
+    // publog_verify: the standard public log vector, with the provenance claim, and the same log
+    // with entries dropped, reordered or cut, so the fuzzer starts at each of the verifier's
+    // refusals as well as at its end.
+    let vectors = repo().join("protocol/tests/vectors");
+    let log_text = std::fs::read(vectors.join("publog-log.json")).unwrap();
+    add("publog_verify", "log", log_text.clone());
+    let mut doc: Value = serde_json::from_slice(&log_text).unwrap();
+    let provenance: Value =
+        serde_json::from_slice(&std::fs::read(vectors.join("publog-provenance.json")).unwrap())
+            .unwrap();
+    doc["claim"] = provenance["claim"].clone();
+    add(
+        "publog_verify",
+        "log-claim",
+        serde_json::to_vec(&doc).unwrap(),
+    );
+    let entries = doc["entries"].as_array().unwrap().clone();
+    let mut variant = |name: &str, list: Vec<Value>| {
+        let mut d = doc.clone();
+        d["entries"] = Value::Array(list);
+        add("publog_verify", name, serde_json::to_vec(&d).unwrap());
+    };
+    variant("prefix-3", entries[..3].to_vec());
+    variant("reversed", entries.iter().rev().cloned().collect());
+    let mut gap = entries.clone();
+    gap.remove(1);
+    variant("gap", gap);
+    let mut twice = entries.clone();
+    twice.push(entries[entries.len() - 1].clone());
+    variant("replayed-last", twice);
+
     out
 }
 
@@ -297,6 +333,25 @@ fn seeds_are_valid_where_they_claim_to_be() {
                 NOW,
             )
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        if target == "publog_verify" && name.starts_with("seed-log") {
+            // The whole standard log verifies, its checkpoint is fresh, and the claim opens, so
+            // mutations of these seeds are judged by the verifier's deepest checks.
+            use debrief_protocol::publog;
+            let doc: Value = serde_json::from_slice(&bytes).unwrap();
+            let env = |v: &Value| Envelope::from_value(v.clone()).unwrap();
+            let genesis = env(&doc["genesis"]);
+            let entries: Vec<Envelope> =
+                doc["entries"].as_array().unwrap().iter().map(env).collect();
+            let log = publog::verify_log(&genesis.id(), &genesis, &entries)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let now = Timestamp::parse(doc["checkpoint_checked_at"].as_str().unwrap()).unwrap();
+            log.check_checkpoint(&env(&doc["checkpoint"]), now, None)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            if name == "seed-log-claim" {
+                publog::check_claim(&env(&doc["claim"]), &log)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
         }
         if target == "roster_fold" {
             // Both modes fold: re-signing a valid log by its sequencer changes nothing.

@@ -112,3 +112,4 @@ never_panics!(bundle_open, "bundle_open", harness::bundle_open);
 never_panics!(age_header, "age_header", harness::age_header);
 never_panics!(scrub, "scrub", harness::scrub);
 never_panics!(wire_auth, "wire_auth", harness::wire_auth);
+never_panics!(publog_verify, "publog_verify", harness::publog_verify);

@@ -33,6 +33,24 @@ pub mod backoff;
 pub mod peer;
 pub mod state;
 
+/// Named points where `DEBRIEF_CRASH_POINT` aborts a sync (crash tests, docs/operations.md
+/// "Durability"); inert unless the variable names one of them. A page's objects and its cursor
+/// share one transaction, so there is no point "stored but cursor not saved": the meaningful
+/// moments are between committed transactions.
+pub const CRASH_POINTS: &[&str] = &[
+    "sync-links-after-page",
+    "sync-feed-after-bundle",
+    "sync-feed-after-page",
+];
+
+/// Aborts the process if `DEBRIEF_CRASH_POINT` names `point`, as a power cut would stop it.
+pub(crate) fn crash_point(point: &str) {
+    if std::env::var("DEBRIEF_CRASH_POINT").as_deref() == Ok(point) {
+        eprintln!("DEBRIEF_CRASH_POINT={point}: aborting here, as a crash would");
+        std::process::abort();
+    }
+}
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex};

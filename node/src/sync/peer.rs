@@ -344,6 +344,8 @@ pub async fn pull_links(
             Ok(counts)
         })
         .await??;
+        // Between committed pages: the links and the cursor that covers them are on disk.
+        super::crash_point("sync-links-after-page");
         out.links_new += new;
         out.already_held += held;
         out.quarantined += bad;
@@ -522,7 +524,11 @@ async fn pull_feed(
             count(out, &fetched);
             match fetched {
                 // Stored together with its cursor (protocol.md §5.3).
-                Fetched::New => unsaved = None,
+                Fetched::New => {
+                    unsaved = None;
+                    // After a bundle's transaction (with its cursor) has committed.
+                    super::crash_point("sync-feed-after-bundle");
+                }
                 Fetched::Deferred => {
                     deferred = true;
                     break;
@@ -548,6 +554,7 @@ async fn pull_feed(
             })
             .await??;
         }
+        super::crash_point("sync-feed-after-page");
         if deferred {
             return Ok(());
         }
