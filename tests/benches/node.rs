@@ -775,6 +775,8 @@ fn https_ingest() {
     rt.block_on(async {
         let mut tc = TestCircle::new(2).await;
         tc.set_options(1, bench_sync_options());
+        // protocol.md §5.4: a node shares only after a peer confirmed its own author chain.
+        tc.sync_rounds(1).await;
         eprintln!("https_ingest: node 0 shares {n} bundles…");
         let mut ids = Vec::with_capacity(n);
         for _ in 0..n {
@@ -868,7 +870,7 @@ fn request() {
         )
         .unwrap();
         let health = client.url("/healthz").unwrap();
-        let path = format!("/v1/c/{}/checkpoint", circle.to_hex());
+        let path = format!("/v1/c/{}/info", circle.to_hex());
         let clock = Arc::clone(&tc.clock);
         let counter = Arc::new(AtomicU64::new(0));
 
@@ -936,7 +938,7 @@ fn request() {
         println!(
             "A harness node's HTTPS server (axum + rustls, pinned TLS on 127.0.0.1); the client \
              is the peer's own `PeerClient` (connection reuse, one fresh Ed25519 signature and \
-             nonce per request). Figure: `GET /v1/c/<circle>/checkpoint` ({signed_bytes} bytes \
+             nonce per request). Figure: `GET /v1/c/<circle>/info` ({signed_bytes} bytes \
              of JSON; the server verifies the signature strictly, checks the replay memory and \
              the rate limit, reads the store). Ceiling: `GET /healthz` ({plain_bytes} bytes) on \
              the same server, same client, same connections. {per_task} requests per task; \
@@ -1097,7 +1099,7 @@ fn serve_memory() {
     );
     println!("## serve_memory: idle RSS of `debrief serve`\n");
     println!(
-        "The release `debrief` binary ({}): `init` a home, found a 2-member circle, run \
+        "The `debrief` binary ({}): `init` a home, found a 2-member circle, run \
          `debrief serve` (HTTPS + admin on 127.0.0.1), wait for its `serving` line, send 20 \
          `/healthz` requests, wait 3 s, then read `/proc/<pid>/status`. VmRSS is the idle \
          figure; VmHWM is the peak since start (the keystore unlock's scrypt included). \
@@ -1204,6 +1206,15 @@ fn serve_rss(bin: &Path, work: Option<&str>) -> (u64, u64) {
     let mut lines = std::io::BufReader::new(stdout).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.starts_with("serving https://"), "{first}");
+    // The admin listener starts after the HTTPS one and says so on a later line.
+    let mut seen = Vec::new();
+    while !seen
+        .last()
+        .is_some_and(|l: &String| l.starts_with("admin http://"))
+    {
+        assert!(seen.len() < 10, "no admin line: {seen:?}");
+        seen.push(lines.next().unwrap().unwrap());
+    }
     std::thread::spawn(move || for _ in lines {});
     for _ in 0..20 {
         let mut s = std::net::TcpStream::connect(&admin_addr).unwrap();
