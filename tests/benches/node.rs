@@ -783,6 +783,19 @@ fn https_ingest() {
             ids.push(tc.share(0, Tlp::Amber, &[]));
         }
         let load_before = load();
+        // Node 0's per-peer rate limit (600 requests/min, burst 120; the sync fetches each
+        // bundle the feed does not carry with its own GET) reads the harness's fixed clock.
+        // Advancing it a second every 5 ms keeps the bucket full, so the figure is the cost of
+        // catching up, not the limit's pace (docs/benchmarks.md says what the limit allows).
+        let ticker = {
+            let clock = Arc::clone(&tc.clock);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    clock.advance(1);
+                }
+            })
+        };
         let start = Instant::now();
         let mut rounds = 0;
         let mut fetched = 0;
@@ -795,6 +808,7 @@ fn https_ingest() {
             assert!(rounds < 50, "sync stalled at {fetched} of {n}");
         }
         let elapsed = start.elapsed();
+        ticker.abort();
         assert_eq!(tc.bundle_ids(1).len(), n);
         assert!(tc.reads(1, &ids[n - 1]), "the last bundle was opened");
         let rate = n as f64 / elapsed.as_secs_f64();
