@@ -725,7 +725,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bundles the HTTPS ingest figure catches up (`DEBRIEF_BENCH_HTTPS_N` overrides it).
-const HTTPS_INGEST_N: usize = 2_000;
+const HTTPS_INGEST_N: usize = 2_000; // docs/benchmarks.md also records N = 10,000
 /// Nodes in the convergence figure, and how many peers each one calls.
 const CONVERGENCE_NODES: usize = 20;
 /// Goal of issue 19: idle RSS of `debrief serve`.
