@@ -42,7 +42,16 @@ use zeroize::Zeroizing;
 type Section = (&'static str, fn());
 
 /// Every section, in the order they run. Add network sections here.
-const SECTIONS: &[Section] = &[("share", share), ("ingest", ingest), ("memory", memory)];
+const SECTIONS: &[Section] = &[
+    ("share", share),
+    ("ingest", ingest),
+    ("memory", memory),
+    ("https_ingest", https_ingest),
+    ("request", request),
+    ("convergence", convergence),
+    ("serve_memory", serve_memory),
+    ("archive", archive),
+];
 
 /// Bundles accepted by the ingest figure.
 const INGEST_N: usize = 10_000;
@@ -701,6 +710,817 @@ fn copy_dir(from: &Path, to: &Path) {
             copy_dir(&entry.path(), &target);
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network sections: real nodes of the TestCircle harness (tests/src/harness.rs), each with a
+// real HTTPS server on 127.0.0.1 with real TLS, and the real sync (`sync_circle_once`).
+
+use debrief_node::http::client::{ClientTimeouts, PeerClient, PeerRequest};
+use debrief_node::sync::{NodeSigner, SyncOptions};
+use debrief_tests::harness::TestCircle;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bundles the HTTPS ingest figure catches up (`DEBRIEF_BENCH_HTTPS_N` overrides it).
+const HTTPS_INGEST_N: usize = 2_000; // docs/benchmarks.md also records N = 10,000
+/// Nodes in the convergence figure, and how many peers each one calls.
+const CONVERGENCE_NODES: usize = 20;
+/// Goal of issue 19: idle RSS of `debrief serve`.
+const IDLE_GOAL_MIB: f64 = 64.0;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Bytes sent over the loopback interface so far (`/proc/net/dev`, `lo` transmit bytes). The
+/// interface is shared with every other process on the machine, so a delta is an upper bound.
+fn loopback_tx_bytes() -> u64 {
+    std::fs::read_to_string("/proc/net/dev")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("lo:"))
+        .and_then(|rest| rest.split_whitespace().nth(8).map(str::to_owned))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sync options for the benches: no backoff, the largest feed page (protocol.md §4.9).
+fn bench_sync_options() -> SyncOptions {
+    SyncOptions {
+        ignore_backoff: true,
+        feed_limit: 200,
+        ..SyncOptions::default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// https_ingest: a node catching up N bundles from a peer over HTTPS through the real sync
+
+fn https_ingest() {
+    let n = env_usize("DEBRIEF_BENCH_HTTPS_N", HTTPS_INGEST_N);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut tc = TestCircle::new(2).await;
+        tc.set_options(1, bench_sync_options());
+        // protocol.md §5.4: a node shares only after a peer confirmed its own author chain.
+        tc.sync_rounds(1).await;
+        eprintln!("https_ingest: node 0 shares {n} bundles…");
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            ids.push(tc.share(0, Tlp::Amber, &[]));
+        }
+        let load_before = load();
+        // Node 0's per-peer rate limit (600 requests/min, burst 120; the sync fetches each
+        // bundle the feed does not carry with its own GET) reads the harness's fixed clock.
+        // Advancing it a second every 5 ms keeps the bucket full, so the figure is the cost of
+        // catching up, not the limit's pace (docs/benchmarks.md says what the limit allows).
+        let ticker = {
+            let clock = Arc::clone(&tc.clock);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    clock.advance(1);
+                }
+            })
+        };
+        let start = Instant::now();
+        let mut rounds = 0;
+        let mut fetched = 0;
+        while fetched < n {
+            let report = tc.sync(1).await;
+            let (new, _, quarantined, errors) = report.totals();
+            assert_eq!((quarantined, errors), (0, 0), "{report:?}");
+            fetched += new;
+            rounds += 1;
+            assert!(rounds < 50, "sync stalled at {fetched} of {n}");
+        }
+        let elapsed = start.elapsed();
+        ticker.abort();
+        assert_eq!(tc.bundle_ids(1).len(), n);
+        assert!(tc.reads(1, &ids[n - 1]), "the last bundle was opened");
+        let rate = n as f64 / elapsed.as_secs_f64();
+
+        // Ceilings on the same bundles, same run: the objects as node 0 serves them, decrypted
+        // with node 1's key (what node 1 stores), inserted one committed row each.
+        let me0 = tc.id(0);
+        let reader = tc.nodes[1].node.lock().unwrap().identity().age_identities();
+        let sample: Vec<EnvelopeId> = ids.iter().take(1_000).copied().collect();
+        let objects: Vec<BundleObject> = tc.with_circle(0, |c| {
+            sample
+                .iter()
+                .map(|id| sharing::bundle_object(c, id, &me0).unwrap().unwrap())
+                .collect()
+        });
+        let rows: Vec<RawRow> = objects.iter().map(|o| raw_row(o, &reader[0])).collect();
+        let bundle_bytes = objects[0].as_bytes().len();
+        let verify = verify_rate(rows[0].1.len());
+        let verify_ceiling = verify / 3.0;
+        let dir = bench_dir();
+        let mut conn = raw_table(&dir.path().join("raw.sqlite"));
+        let start = Instant::now();
+        for row in &rows {
+            insert_row(&mut conn, row);
+        }
+        let insert_ceiling = rows.len() as f64 / start.elapsed().as_secs_f64();
+        let ceiling = verify_ceiling.min(insert_ceiling);
+        let limit = if verify_ceiling < insert_ceiling {
+            "verify_strict"
+        } else {
+            "SQLite commit"
+        };
+
+        println!("## https_ingest: catching up {n} bundles from a peer over HTTPS\n");
+        println!(
+            "Two harness nodes (real HTTPS with pinned TLS on 127.0.0.1, real SQLite files); \
+             node 0 shared {n} bundles (the {bundle_bytes}-byte object of a real postmortem, \
+             AMBER to the 2-member circle); node 1 runs `sync_circle_once` (feed pages of 200, \
+             signed requests) until it holds and has opened all {n}: {rounds} round(s). \
+             Ceiling = min(verify_strict rate / 3 signatures, committed single-row insert rate \
+             of the same bytes, {} rows), same run. {load_before}.\n",
+            rows.len()
+        );
+        println!("| figure | bundles/s | ceiling bundles/s | ratio (figure/ceiling) |");
+        println!("|---|---:|---:|---:|");
+        println!(
+            "| ingest over HTTPS | {rate:.0} | {ceiling:.0} ({limit}) | {:.0}% |",
+            100.0 * rate / ceiling
+        );
+        println!("| – verify_strict / 3 | | {verify_ceiling:.0} ({verify:.0} verifications/s) | |");
+        println!("| – committed insert | | {insert_ceiling:.0} | |");
+        println!();
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// request: signed GET of a small object vs an unauthenticated GET on the same server
+
+fn request() {
+    let rt = runtime();
+    rt.block_on(async {
+        let tc = TestCircle::new(2).await;
+        let circle = tc.circle;
+        let me1 = tc.id(1);
+        let target = tc.with_circle(1, |c| debrief_node::sync::peers_of(c, &me1))[0].clone();
+        let client = PeerClient::new(
+            &target.endpoint,
+            target.member.clone(),
+            target.pin,
+            me1.clone(),
+            Arc::new(NodeSigner(Arc::clone(&tc.nodes[1].node))),
+            ClientTimeouts::default(),
+        )
+        .unwrap();
+        let health = client.url("/healthz").unwrap();
+        let path = format!("/v1/c/{}/info", circle.to_hex());
+        let clock = Arc::clone(&tc.clock);
+        let counter = Arc::new(AtomicU64::new(0));
+
+        let signed = {
+            let (client, path, clock, counter) = (
+                client.clone(),
+                path.clone(),
+                Arc::clone(&clock),
+                Arc::clone(&counter),
+            );
+            move || {
+                let (client, path, clock, counter) = (
+                    client.clone(),
+                    path.clone(),
+                    Arc::clone(&clock),
+                    Arc::clone(&counter),
+                );
+                async move {
+                    // The server's per-peer rate limit (600/min, burst 120) reads the harness's
+                    // fixed clock: advancing it a second every 5 requests keeps the bucket full,
+                    // so the figure is the cost of a request, not the limit's pace.
+                    if counter.fetch_add(1, Ordering::Relaxed) % 5 == 0 {
+                        clock.advance(1);
+                    }
+                    let request = PeerRequest {
+                        method: reqwest::Method::GET,
+                        circle,
+                        path_and_query: path,
+                        body: None,
+                    };
+                    let response = client.call(request, clock.as_ref()).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    response.bytes().await.unwrap().len()
+                }
+            }
+        };
+        let plain = {
+            let (client, health) = (client.clone(), health.clone());
+            move || {
+                let (client, health) = (client.clone(), health.clone());
+                async move {
+                    let response = client.http().get(health).send().await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    response.bytes().await.unwrap().len()
+                }
+            }
+        };
+        let signed_bytes = signed().await;
+        let plain_bytes = plain().await;
+        let load_before = load();
+
+        // Interleaved: each round times both routes at each concurrency level back to back.
+        let per_task = 200;
+        let levels = [1usize, 8];
+        let rounds = 3;
+        let mut results: Vec<(usize, Vec<f64>, Vec<f64>)> =
+            levels.iter().map(|&c| (c, vec![], vec![])).collect();
+        for _ in 0..rounds {
+            for (c, s, p) in &mut results {
+                s.push(throughput(*c, per_task, signed.clone()).await);
+                p.push(throughput(*c, per_task, plain.clone()).await);
+            }
+        }
+        println!("## request: signed GET of a small object vs unauthenticated GET, same server\n");
+        println!(
+            "A harness node's HTTPS server (axum + rustls, pinned TLS on 127.0.0.1); the client \
+             is the peer's own `PeerClient` (connection reuse, one fresh Ed25519 signature and \
+             nonce per request). Figure: `GET /v1/c/<circle>/info` ({signed_bytes} bytes \
+             of JSON; the server verifies the signature strictly, checks the replay memory and \
+             the rate limit, reads the store). Ceiling: `GET /healthz` ({plain_bytes} bytes) on \
+             the same server, same client, same connections. {per_task} requests per task; \
+             median of {rounds} interleaved rounds. {load_before}.\n"
+        );
+        println!("| concurrency | signed req/s | unauthenticated req/s (ceiling) | ratio |");
+        println!("|---:|---:|---:|---:|");
+        for (c, s, p) in results {
+            let (s, p) = (median_f(s), median_f(p));
+            println!("| {c} | {s:.0} | {p:.0} | {:.0}% |", 100.0 * s / p);
+        }
+        println!();
+    });
+}
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Requests per second of `concurrency` tasks each sending `per_task` requests made by `make`.
+async fn throughput<F, Fut>(concurrency: usize, per_task: usize, make: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = usize> + Send + 'static,
+{
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let make = make.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    std::hint::black_box(make().await);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (concurrency * per_task) as f64 / start.elapsed().as_secs_f64()
+}
+
+// ---------------------------------------------------------------------------------------------
+// convergence: rounds and bytes until 20 nodes that each call 3 peers hold a new bundle
+
+fn convergence() {
+    let n = CONVERGENCE_NODES;
+    let rt = runtime();
+    rt.block_on(async {
+        eprintln!("convergence: starting {n} nodes…");
+        let mut tc = TestCircle::new(n).await;
+        // Each node calls only 3 peers: its two ring neighbours and one chord (i + 7). Others
+        // may still call it, as in a real circle where every member serves.
+        let peers_of = |i: usize| [(i + 1) % n, (i + n - 1) % n, (i + 7) % n];
+        for i in 0..n {
+            tc.restrict(i, &peers_of(i));
+            tc.set_options(i, bench_sync_options());
+        }
+        // Warm-up: one round, so cursors and roster agreement exist before the measured bundle.
+        concurrent_round(&tc).await;
+        let id = tc.share(0, Tlp::Amber, &[]);
+        let object_bytes = {
+            let me0 = tc.id(0);
+            tc.with_circle(0, |c| {
+                sharing::bundle_object(c, &id, &me0)
+                    .unwrap()
+                    .unwrap()
+                    .as_bytes()
+                    .len()
+            })
+        };
+        let load_before = load();
+        let tx_before = loopback_tx_bytes();
+        let mut rounds = 0;
+        let mut transfers = 0;
+        let mut holders_by_round = Vec::new();
+        loop {
+            rounds += 1;
+            transfers += concurrent_round(&tc).await;
+            let holders = (0..n).filter(|&i| tc.holds(i, &id)).count();
+            holders_by_round.push(holders);
+            if holders == n {
+                break;
+            }
+            assert!(rounds < 30, "no convergence: {holders_by_round:?}");
+        }
+        let tx = loopback_tx_bytes().saturating_sub(tx_before);
+        // A quiet round after convergence: what polling alone costs.
+        let quiet_before = loopback_tx_bytes();
+        concurrent_round(&tc).await;
+        let quiet = loopback_tx_bytes().saturating_sub(quiet_before);
+
+        println!("## convergence: gossip rounds until {n} nodes hold a new bundle\n");
+        println!(
+            "{n} harness nodes (real HTTPS on 127.0.0.1), each calling only 3 peers (ring \
+             neighbours and one chord, `restrict`); in a round every node runs \
+             `sync_circle_once` at the same time. Node 0 shares one bundle ({object_bytes} \
+             bytes as an object); rounds are counted until every node stores it. Bytes: the \
+             loopback interface's transmitted bytes over those rounds (TLS records, HTTP, \
+             signed headers, feed and link pages, the bundle), divided by {n}; the interface is \
+             shared with the machine, so an upper bound. Ceiling: the bundle's size, which \
+             every node must receive at least once. {load_before}.\n"
+        );
+        println!(
+            "| rounds | holders after each round | bundle transfers | bytes per node per round \
+             | bytes per node (to converge) | ceiling bytes per node | ratio | idle round bytes per node |"
+        );
+        println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+        let per_node = tx as f64 / n as f64;
+        println!(
+            "| {rounds} | {holders_by_round:?} | {transfers} | {:.0} | {per_node:.0} | {object_bytes} | {:.1}× | {:.0} |",
+            per_node / rounds as f64,
+            per_node / object_bytes as f64,
+            quiet as f64 / n as f64
+        );
+        println!();
+    });
+}
+
+/// Every node of `tc` runs one sync round, all at once; bundle objects stored in the round.
+async fn concurrent_round(tc: &TestCircle) -> usize {
+    let tasks: Vec<_> = tc
+        .nodes
+        .iter()
+        .map(|node| {
+            let syncer = node.syncer.clone();
+            let (circle, clock) = (tc.circle, tc.clock());
+            tokio::spawn(async move {
+                debrief_node::sync::sync_circle_once(&syncer, &circle, clock)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut new = 0;
+    for t in tasks {
+        let report = t.await.unwrap();
+        let (n, _, quarantined, _) = report.totals();
+        assert_eq!(quarantined, 0, "{report:?}");
+        new += n;
+    }
+    new
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve_memory: idle RSS of the `debrief serve` binary
+
+fn serve_memory() {
+    let bin = std::env::var_os("DEBRIEF_BIN").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/debrief"),
+        PathBuf::from,
+    );
+    assert!(
+        bin.is_file(),
+        "{}: build it first with `cargo build --release -p debrief-node --bin debrief` (or set DEBRIEF_BIN)",
+        bin.display()
+    );
+    println!("## serve_memory: idle RSS of `debrief serve`\n");
+    println!(
+        "The `debrief` binary ({}): `init` a home, found a 2-member circle, run \
+         `debrief serve` (HTTPS + admin on 127.0.0.1), wait for its `serving` line, send 20 \
+         `/healthz` requests, wait 3 s, then read `/proc/<pid>/status`. VmRSS is the idle \
+         figure; VmHWM is the peak since start (the keystore unlock's scrypt included). \
+         Goal: {IDLE_GOAL_MIB} MiB. {}.\n",
+        bin.display(),
+        load()
+    );
+    println!(
+        "| keystore scrypt work factor | VmRSS MiB (idle) | VmHWM MiB (peak) | goal MiB | ratio (VmRSS/goal) |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for work in [None, Some("10")] {
+        let (rss, hwm) = serve_rss(&bin, work);
+        println!(
+            "| {} | {:.1} | {:.1} | {IDLE_GOAL_MIB} | {:.2} |",
+            work.map_or("default (operators' setting)".to_owned(), |w| format!(
+                "{w} (tests' setting)"
+            )),
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0,
+            rss as f64 / 1024.0 / IDLE_GOAL_MIB
+        );
+    }
+    println!();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// (VmRSS, VmHWM) in KiB of an idle `debrief serve`.
+fn serve_rss(bin: &Path, work: Option<&str>) -> (u64, u64) {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("pass.txt");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    let port = free_port();
+    let admin = free_port();
+    let cmd = |home: &str, args: &[&str]| {
+        let mut c = Command::new(bin);
+        c.args(args)
+            .env("DEBRIEF_HOME", dir.path().join(home))
+            .env("DEBRIEF_PASSPHRASE_FILE", &pass);
+        match work {
+            Some(w) => c.env("DEBRIEF_SCRYPT_WORK_FACTOR", w),
+            None => c.env_remove("DEBRIEF_SCRYPT_WORK_FACTOR"),
+        };
+        c
+    };
+    let ok = |home: &str, args: &[&str]| {
+        let out = cmd(home, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let endpoint = format!("https://127.0.0.1:{port}");
+    for (home, org, ep) in [
+        ("a", "Alpha Corp", Some(endpoint.as_str())),
+        ("b", "Bravo Ltd", None),
+    ] {
+        let mut args = vec![
+            "init",
+            "--org",
+            org,
+            "--industry",
+            "saas",
+            "--size-band",
+            "250-999",
+            "--region",
+            "europe",
+        ];
+        if let Some(ep) = ep {
+            args.extend(["--endpoint", ep]);
+        }
+        ok(home, &args);
+    }
+    let card = dir.path().join("b.card");
+    ok("b", &["id", "export", card.to_str().unwrap()]);
+    ok(
+        "a",
+        &[
+            "circle",
+            "create",
+            "--name",
+            "ops",
+            "--founding-member",
+            card.to_str().unwrap(),
+        ],
+    );
+    let listen = format!("127.0.0.1:{port}");
+    let admin_addr = format!("127.0.0.1:{admin}");
+    let mut child = cmd("a", &["serve", "--listen", &listen, "--admin", &admin_addr])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("serving https://"), "{first}");
+    // The admin listener starts after the HTTPS one and says so on a later line.
+    let mut seen = Vec::new();
+    while !seen
+        .last()
+        .is_some_and(|l: &String| l.starts_with("admin http://"))
+    {
+        assert!(seen.len() < 10, "no admin line: {seen:?}");
+        seen.push(lines.next().unwrap().unwrap());
+    }
+    std::thread::spawn(move || for _ in lines {});
+    for _ in 0..20 {
+        let mut s = std::net::TcpStream::connect(&admin_addr).unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let out = (field("VmRSS:"), field("VmHWM:"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// archive: build time of the public archive, and static search vs server search
+
+/// Public reports in the archive figure (`DEBRIEF_BENCH_ARCHIVE_N` overrides it).
+const ARCHIVE_N: usize = 10_000;
+/// Queries of the search figure: words of the fixtures, one to three words each.
+const QUERIES: &[&str] = &[
+    "database",
+    "replica failover",
+    "dns",
+    "leap second",
+    "certificate expired",
+    "deploy rollback config",
+    "backup",
+    "load balancer",
+];
+
+fn archive() {
+    use debrief_node::archive::serve::{ArchiveServer, FeedbackOptions};
+    use debrief_node::archive::{self as arch, BuildOptions, DemoOptions, SiteOptions, logdir};
+
+    let n = env_usize("DEBRIEF_BENCH_ARCHIVE_N", ARCHIVE_N);
+    let dir = bench_dir();
+    let fixtures_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&fixtures_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("md"))
+        .collect();
+    names.sort();
+    let fixtures: Vec<(String, String)> = names
+        .iter()
+        .map(|p| (p.display().to_string(), std::fs::read_to_string(p).unwrap()))
+        .collect();
+    let now = debrief_node::node::now();
+    eprintln!("archive: publishing {n} synthetic reports…");
+    let start = Instant::now();
+    let demo = arch::demo_log(&DemoOptions {
+        fixtures,
+        synthetic: n,
+        seed: 19,
+        now,
+    })
+    .unwrap();
+    let publish_secs = start.elapsed().as_secs_f64();
+    let reports = demo.published.len();
+    let log_dir = dir.path().join("log");
+    logdir::write_log(&log_dir, &demo.log, &demo.checkpoint).unwrap();
+    drop(demo);
+
+    let out = dir.path().join("site");
+    let load_before = load();
+    eprintln!("archive: building…");
+    let start = Instant::now();
+    let summary = arch::build(&BuildOptions {
+        log_dir: log_dir.clone(),
+        out_dir: out.clone(),
+        genesis: None,
+        site: SiteOptions { base_url: None },
+        progress: false,
+        now,
+        yearly: vec![],
+    })
+    .unwrap();
+    let build_secs = start.elapsed().as_secs_f64();
+    assert!(summary.reports >= n, "{summary:?}");
+
+    // Ceiling: writing the same files (count and bytes) into a fresh directory, same disk.
+    let mut files = Vec::new();
+    collect_files(&out, &mut files);
+    let bytes: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
+    let copy_to = dir.path().join("copy");
+    let contents: Vec<(PathBuf, Vec<u8>)> = files
+        .iter()
+        .map(|f| {
+            (
+                copy_to.join(f.strip_prefix(&out).unwrap()),
+                std::fs::read(f).unwrap(),
+            )
+        })
+        .collect();
+    let start = Instant::now();
+    for (path, data) in &contents {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+    let write_secs = start.elapsed().as_secs_f64();
+    drop(contents);
+
+    // A rebuild with nothing changed (the manifest skips unchanged pages).
+    let start = Instant::now();
+    let again = arch::build(&BuildOptions {
+        log_dir,
+        out_dir: out.clone(),
+        genesis: None,
+        site: SiteOptions { base_url: None },
+        progress: false,
+        now,
+        yearly: vec![],
+    })
+    .unwrap();
+    let rebuild_secs = start.elapsed().as_secs_f64();
+
+    println!("## archive: building the public archive of {n} synthetic reports\n");
+    println!(
+        "`archive::demo_log` (the demo's signed public log: fixtures plus {n} seeded synthetic \
+         reports; {reports} publications; publishing took {publish_secs:.1} s, not part of the \
+         figure), written as a log directory; the figure is `archive::build` of a fresh site \
+         (verify the log, render every page, search index). Ceiling: writing the same {} files \
+         ({:.1} MB) into a fresh directory on the same disk, same run. {load_before}.\n",
+        files.len(),
+        bytes as f64 / 1e6
+    );
+    println!("| figure | s | ceiling s (write the same files) | ratio |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| build, fresh ({} pages rendered) | {build_secs:.2} | {write_secs:.2} | {:.1}× |",
+        summary.pages_rendered,
+        build_secs / write_secs
+    );
+    println!(
+        "| rebuild, nothing changed ({} rendered, {} skipped) | {rebuild_secs:.2} | | |",
+        again.pages_rendered, again.pages_skipped
+    );
+    println!();
+
+    // Search: the static index (search-index.json, what assets/search.js scans in the browser)
+    // vs the server's FTS5 (`/api/search`) over HTTP on loopback.
+    let index_text = std::fs::read_to_string(out.join("search-index.json")).unwrap();
+    let start = Instant::now();
+    let index: serde_json::Value = serde_json::from_str(&index_text).unwrap();
+    let parse_ms = ms(start.elapsed());
+    let docs: Vec<(String, String)> = index["docs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                format!(" {}", d["words"].as_str().unwrap()),
+                d["title"].as_str().unwrap().to_lowercase(),
+            )
+        })
+        .collect();
+
+    let db = dir.path().join("search.sqlite");
+    let (server, indexed) = ArchiveServer::open(
+        &out,
+        &db,
+        &FeedbackOptions::new(dir.path().join("fb.sqlite")),
+    )
+    .unwrap();
+    let rt = runtime();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(debrief_node::archive::serve::run(
+        Arc::new(server),
+        listener,
+    ));
+
+    let repeats = 25;
+    let (mut static_t, mut server_t) = (Vec::new(), Vec::new());
+    let mut hits = Vec::new();
+    for _ in 0..repeats {
+        for q in QUERIES {
+            let start = Instant::now();
+            let found = static_search(&docs, q);
+            static_t.push(start.elapsed());
+            let start = Instant::now();
+            let body = http_get(addr, &format!("/api/search?q={}", q.replace(' ', "+")));
+            server_t.push(start.elapsed());
+            if hits.len() < QUERIES.len() {
+                hits.push((q, found, body.len()));
+            }
+        }
+    }
+    let pct = |mut v: Vec<Duration>, p: f64| {
+        v.sort();
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    };
+    println!("## archive: static search index vs server search, {indexed} reports\n");
+    println!(
+        "{} queries × {repeats}, interleaved (queries: {}). Static: the lookup `assets/search.js` \
+         does in the browser (every word a prefix of a word of the report, title matches first), \
+         ported line for line to Rust over the parsed `search-index.json` ({:.1} MB, parsed in \
+         {parse_ms:.0} ms; a browser downloads and parses it once per visit, not timed here). \
+         Server: `GET /api/search?q=` on the same machine's `archive serve` router over HTTP on \
+         127.0.0.1, one new TCP connection per request, full response read (FTS5, 20 results). \
+         {}.\n",
+        QUERIES.len(),
+        QUERIES.join(", "),
+        index_text.len() as f64 / 1e6,
+        load()
+    );
+    println!("| lookup | p50 ms | p95 ms |");
+    println!("|---|---:|---:|");
+    println!(
+        "| static index (linear scan, {} docs) | {:.2} | {:.2} |",
+        docs.len(),
+        ms(pct(static_t.clone(), 0.5)),
+        ms(pct(static_t, 0.95))
+    );
+    println!(
+        "| server `/api/search` (FTS5) | {:.2} | {:.2} |",
+        ms(pct(server_t.clone(), 0.5)),
+        ms(pct(server_t, 0.95))
+    );
+    println!();
+    println!("| query | static hits | server response bytes |");
+    println!("|---|---:|---:|");
+    for (q, found, bytes) in hits {
+        println!("| {q} | {found} | {bytes} |");
+    }
+    println!();
+    drop(rt);
+}
+
+/// The matching rule of `node/src/archive/search.js` (`render`): every query token must be a
+/// prefix of a word (" " + token found in " " + words); hits sorted by title matches. Returns
+/// the number of hits.
+fn static_search(docs: &[(String, String)], query: &str) -> usize {
+    let words: Vec<String> = query
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!(" {w}"))
+        .collect();
+    let mut hits: Vec<(usize, &str)> = docs
+        .iter()
+        .filter(|(hay, _)| words.iter().all(|w| hay.contains(w.as_str())))
+        .map(|(_, title)| {
+            let score = words
+                .iter()
+                .filter(|w| title.contains(w.trim_start()))
+                .count();
+            (score, title.as_str())
+        })
+        .collect();
+    hits.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    std::hint::black_box(&hits);
+    hits.len()
+}
+
+/// One HTTP/1.1 GET on a new connection; the body.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> Vec<u8> {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut out).unwrap();
+    assert!(out.starts_with(b"HTTP/1.1 200"), "{path}");
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    out.split_off(split + 4)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            collect_files(&entry.path(), out);
+        } else {
+            out.push(entry.path());
         }
     }
 }
