@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use debrief_keys::Passphrase;
-use debrief_protocol::bundle::{BundleKind, Tlp};
+use debrief_protocol::bundle::Tlp;
 use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
 use debrief_protocol::report::{self, Report};
 use debrief_protocol::roster::Policy;
@@ -33,7 +33,7 @@ use crate::join;
 use crate::node::{Circle, Node, now};
 use crate::search::{self, Filters};
 use crate::server::{ServerLimits, ServerState};
-use crate::sharing::{self, ShareRequest};
+use crate::sharing;
 use crate::sync::{self, NodeSigner, SyncOptions, Syncer};
 use crate::tls::NodeTlsIdentity;
 
@@ -528,24 +528,9 @@ fn share(
     tlp: Tlp,
     named: Vec<MemberId>,
 ) -> Result<sharing::Shared, DemoError> {
-    let body = sharing::report_body(report).step("share")?;
     company
         .with_circle(circle_id, |circle, node| {
-            sharing::share(
-                circle,
-                &node.identity().member_id(),
-                node.identity(),
-                &node.identity().age_identities(),
-                ShareRequest {
-                    kind: BundleKind::Report,
-                    target: None,
-                    tlp,
-                    named,
-                    body,
-                    bundle_id: sharing::new_bundle_id(),
-                },
-                now(),
-            )
+            sharing::share_new_report(circle, node.identity(), report, tlp, named, now())
         })?
         .step("share")
 }

@@ -1042,6 +1042,58 @@ pub fn latest_version(
     Ok((id, h))
 }
 
+/// The latest version of lineage `bundle_id` when it is ours and not retracted: only the author
+/// may revise, retract or reshare a report (protocol.md §3.16, §3.26), and a retracted one is
+/// never sent again. `verb` names the action in the refusal ("revise", "retract", "reshare").
+fn own_live_lineage(
+    circle: &Circle,
+    me: &MemberId,
+    bundle_id: &str,
+    verb: &str,
+) -> Result<(EnvelopeId, BundleHeader), SharingError> {
+    let (target, h) = latest_version(circle, bundle_id)?;
+    if &h.author != me {
+        return Err(SharingError::Refused(format!(
+            "only the author of a report may {verb} it (protocol.md §3.26); {bundle_id} is by {}",
+            h.author
+        )));
+    }
+    if retracted(circle, bundle_id)? {
+        return Err(SharingError::Refused(format!(
+            "{bundle_id} was retracted; a retracted report cannot be changed or sent again"
+        )));
+    }
+    Ok((target, h))
+}
+
+/// Shares `report` as a new lineage (kind `report`, a fresh bundle id) from the member whose
+/// keys are `identity`: what `debrief share FILE` does once the flags are checked.
+pub fn share_new_report(
+    circle: &mut Circle,
+    identity: &debrief_keys::Identity,
+    report: &Report,
+    tlp: Tlp,
+    named: Vec<MemberId>,
+    now: Timestamp,
+) -> Result<Shared, SharingError> {
+    let body = report_body(report)?;
+    share(
+        circle,
+        &identity.member_id(),
+        identity,
+        &identity.age_identities(),
+        ShareRequest {
+            kind: BundleKind::Report,
+            target: None,
+            tlp,
+            named,
+            body,
+            bundle_id: new_bundle_id(),
+        },
+        now,
+    )
+}
+
 /// Shares a new version of our own report (protocol.md §3.16: same bundle id, version + 1, to
 /// the same audience).
 pub fn revise(
@@ -1053,16 +1105,7 @@ pub fn revise(
     report: &Report,
     now: Timestamp,
 ) -> Result<Shared, SharingError> {
-    let (target, h) = latest_version(circle, bundle_id)?;
-    if &h.author != me {
-        return Err(SharingError::Refused(format!(
-            "only the author of a report may revise it; {bundle_id} is by {}",
-            h.author
-        )));
-    }
-    if retracted(circle, bundle_id)? {
-        return Err(SharingError::Refused(format!("{bundle_id} was retracted")));
-    }
+    let (target, h) = own_live_lineage(circle, me, bundle_id, "revise")?;
     let tlp = bundle_tlp(report.tlp);
     if tlp != h.tlp {
         return Err(SharingError::Refused(format!(
@@ -1101,18 +1144,7 @@ pub fn retract(
     reason: &str,
     now: Timestamp,
 ) -> Result<Shared, SharingError> {
-    let (target, h) = latest_version(circle, bundle_id)?;
-    if &h.author != me {
-        return Err(SharingError::Refused(format!(
-            "only the author of a report may retract it; {bundle_id} is by {}",
-            h.author
-        )));
-    }
-    if retracted(circle, bundle_id)? {
-        return Err(SharingError::Refused(format!(
-            "{bundle_id} is already retracted"
-        )));
-    }
+    let (target, h) = own_live_lineage(circle, me, bundle_id, "retract")?;
     let named = if h.tlp == Tlp::Red {
         let info = target_info(circle, &target)?
             .ok_or_else(|| SharingError::Refused("target vanished".into()))?;
@@ -1164,18 +1196,7 @@ pub fn reshare(
     to: &[MemberId],
     now: Timestamp,
 ) -> Result<Reshared, SharingError> {
-    let (target, h) = latest_version(circle, bundle_id)?;
-    if &h.author != me {
-        return Err(SharingError::Refused(format!(
-            "only the author of a report may reshare it (protocol.md §3.26); {bundle_id} is by {}",
-            h.author
-        )));
-    }
-    if retracted(circle, bundle_id)? {
-        return Err(SharingError::Refused(format!(
-            "{bundle_id} was retracted; a retracted report is not sent again"
-        )));
-    }
+    let (target, h) = own_live_lineage(circle, me, bundle_id, "reshare")?;
     if to.is_empty() {
         return Err(SharingError::Refused(
             "name the members to reshare to (--to MEMBER)".into(),

@@ -10,14 +10,14 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use debrief_protocol::MemberId;
-use debrief_protocol::bundle::{BundleKind, Tlp};
+use debrief_protocol::bundle::Tlp;
 use debrief_protocol::report::{self, Level, Report};
 use serde_json::json;
 
 use crate::home::Home;
 use crate::node::{Circle, Node, now};
 use crate::search::{self, Filters, date_of, org_of};
-use crate::sharing::{self, Resolved, ShareRequest, Shared};
+use crate::sharing::{self, Resolved, Shared};
 
 /// `debrief share`.
 #[derive(Debug, Args)]
@@ -420,23 +420,7 @@ fn share(node: &Node, circle: &mut Circle, a: ShareArgs) -> anyhow::Result<ExitC
         a.to.iter()
             .map(|m| find_member(circle, m))
             .collect::<anyhow::Result<Vec<_>>>()?;
-    let me = node.identity().member_id();
-    let body = sharing::report_body(&report)?;
-    let s = sharing::share(
-        circle,
-        &me,
-        node.identity(),
-        &node.identity().age_identities(),
-        ShareRequest {
-            kind: BundleKind::Report,
-            target: None,
-            tlp,
-            named,
-            body,
-            bundle_id: sharing::new_bundle_id(),
-        },
-        now(),
-    )?;
+    let s = sharing::share_new_report(circle, node.identity(), &report, tlp, named, now())?;
     print_shared(&s, a.json, "Shared")
 }
 
