@@ -705,10 +705,16 @@ mod tests {
         let (path, _) = store(dir.path());
         let binary = dearmor(&fs::read(&path).unwrap());
         let header_end = binary.windows(4).position(|w| w == b"\n---").unwrap();
-        // A bit in the payload, and a bit of the header MAC (`--- <base64 MAC>`).
-        for pos in [binary.len() - 3, header_end + 6] {
+        // A bit in the payload, and a character of the header MAC (`--- <base64 MAC>`): the MAC's
+        // second character is replaced by another base64 character, so the header still parses
+        // (flipping a bit there could make it invalid base64, which is a different error).
+        for (pos, is_mac) in [(binary.len() - 3, false), (header_end + 6, true)] {
             let mut flipped = binary.clone();
-            flipped[pos] ^= 0x01;
+            if is_mac {
+                flipped[pos] = if flipped[pos] == b'A' { b'B' } else { b'A' };
+            } else {
+                flipped[pos] ^= 0x01;
+            }
             fs::write(&path, rearmor(&flipped)).unwrap();
             let err = open(&path, &pass("correct horse"), fast()).unwrap_err();
             assert!(
