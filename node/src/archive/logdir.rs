@@ -45,20 +45,27 @@ fn read_small(path: &Path) -> Result<Vec<u8>, ArchiveError> {
     fs::read(path).map_err(unreadable)
 }
 
-fn read_envelope(path: &Path) -> Result<Envelope, ArchiveError> {
+/// Reads one signed envelope file, bounded by [`MAX_LOG_FILE_BYTES`].
+pub fn read_envelope(path: &Path) -> Result<Envelope, ArchiveError> {
     let bytes = read_small(path)?;
     Envelope::from_json(&bytes)
         .map_err(|e| ArchiveError::Log(format!("{}: not a signed envelope: {e}", path.display())))
 }
 
-/// Reads the layout of protocol.md §7.10 from `dir` and verifies it (§7.5–§7.8): the chain
-/// from the genesis (pinned, or the copy's own), the checkpoint against `now`, and `keys.json`
-/// against the key set the log establishes. Refuses gaps and stray files in `entries/`.
-pub fn read_and_verify(
-    dir: &Path,
-    pinned: Option<&EnvelopeId>,
-    now: Timestamp,
-) -> Result<CheckedLog, ArchiveError> {
+/// The files of a published log as read from disk (protocol.md §7.10), not yet verified.
+#[derive(Debug)]
+pub struct LogFiles {
+    pub genesis: Envelope,
+    /// Entries 1, 2, … in order (the reader refuses gaps and stray files).
+    pub entries: Vec<Envelope>,
+    pub checkpoint: Option<Envelope>,
+    pub keys: Option<KeysFile>,
+}
+
+/// Reads the layout of protocol.md §7.10 from `dir` without judging it: genesis, entries (refusing
+/// gaps and stray files in `entries/`), and the checkpoint and `keys.json` when present. Every
+/// file is bounded by [`MAX_LOG_FILE_BYTES`]. The archive and `debrief verify` both read logs here.
+pub fn read_files(dir: &Path) -> Result<LogFiles, ArchiveError> {
     if !dir.is_dir() {
         return Err(ArchiveError::Log(format!(
             "{}: not a directory (expected a published log: {}, {}/, {})",
@@ -77,8 +84,9 @@ pub fn read_and_verify(
             let name = item.file_name();
             let Some(seq) = name.to_str().and_then(layout::parse_entry_file_name) else {
                 return Err(ArchiveError::Log(format!(
-                    "{}: not an entry file name (expected NNNNNN.json)",
-                    item.path().display()
+                    "{}: not an entry file name (expected NNNNNN.json, e.g. {})",
+                    item.path().display(),
+                    layout::entry_file_name(1)
                 )));
             };
             seqs.push(seq);
@@ -99,29 +107,61 @@ pub fn read_and_verify(
         entries.push(read_envelope(&dir.join(layout::entry_path(*seq)))?);
     }
     let cp_path = dir.join(layout::CHECKPOINT_FILE);
-    if !cp_path.exists() {
+    let checkpoint = if cp_path.exists() {
+        Some(read_envelope(&cp_path)?)
+    } else {
+        None
+    };
+    let keys_path = dir.join(layout::KEYS_FILE);
+    let keys = if keys_path.exists() {
+        let bytes = read_small(&keys_path)?;
+        Some(
+            serde_json::from_slice::<KeysFile>(&bytes)
+                .map_err(|e| ArchiveError::Log(format!("{}: {e}", keys_path.display())))?,
+        )
+    } else {
+        None
+    };
+    Ok(LogFiles {
+        genesis,
+        entries,
+        checkpoint,
+        keys,
+    })
+}
+
+/// Reads the layout of protocol.md §7.10 from `dir` and verifies it (§7.5–§7.8): the chain
+/// from the genesis (pinned, or the copy's own), the checkpoint against `now`, and `keys.json`
+/// against the key set the log establishes. An archive needs the checkpoint.
+pub fn read_and_verify(
+    dir: &Path,
+    pinned: Option<&EnvelopeId>,
+    now: Timestamp,
+) -> Result<CheckedLog, ArchiveError> {
+    let LogFiles {
+        genesis,
+        entries,
+        checkpoint,
+        keys,
+    } = read_files(dir)?;
+    let Some(checkpoint) = checkpoint else {
         return Err(ArchiveError::Log(format!(
             "{}: missing; an archive is built only from a log with a signed checkpoint, so readers can check its freshness",
-            cp_path.display()
+            dir.join(layout::CHECKPOINT_FILE).display()
         )));
-    }
-    let checkpoint = read_envelope(&cp_path)?;
+    };
     let pin = pinned.copied().unwrap_or_else(|| genesis.id());
     let log = verify_log(&pin, &genesis, &entries).map_err(ArchiveError::Verify)?;
     let freshness = log
         .check_checkpoint(&checkpoint, now, None)
         .map_err(ArchiveError::Verify)?;
-    let keys_path = dir.join(layout::KEYS_FILE);
-    if keys_path.exists() {
-        let bytes = read_small(&keys_path)?;
-        let keys: KeysFile = serde_json::from_slice(&bytes)
-            .map_err(|e| ArchiveError::Log(format!("{}: {e}", keys_path.display())))?;
-        if keys.log != log.genesis_id() || keys.key_set != *log.current_key_set() {
-            return Err(ArchiveError::Log(format!(
-                "{}: does not match the key set the log establishes",
-                keys_path.display()
-            )));
-        }
+    if let Some(keys) = keys
+        && (keys.log != log.genesis_id() || keys.key_set != *log.current_key_set())
+    {
+        return Err(ArchiveError::Log(format!(
+            "{}: does not match the key set the log establishes",
+            dir.join(layout::KEYS_FILE).display()
+        )));
     }
     Ok(CheckedLog {
         log,

@@ -11,7 +11,6 @@
 //! be verified (no pinned genesis, no fresh checkpoint, a retracted entry, a failed claim);
 //! 2 the arguments could not be used at all (no such path).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,10 +23,8 @@ use debrief_protocol::ids::{EnvelopeId, Sha256Digest};
 use debrief_protocol::publog::layout::{self, KeysFile};
 use debrief_protocol::publog::{EntryStatus, Freshness, VerifiedLog, check_claim, verify_log};
 
+use crate::archive::logdir;
 use crate::http::client::{ClientTimeouts, pinned_client};
-
-/// Largest file of a published log that `verify` reads (an entry holds one report).
-const MAX_LOG_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Arguments of `debrief verify`.
 #[derive(Debug, Args)]
@@ -237,80 +234,16 @@ fn log_dir_of(path: &Path) -> anyhow::Result<(PathBuf, Option<u64>)> {
     }
 }
 
-fn read_file(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let meta = fs::metadata(path).with_context(|| format!("{}", path.display()))?;
-    if meta.len() > MAX_LOG_FILE_BYTES {
-        bail!(
-            "{}: {} bytes is more than the limit of {MAX_LOG_FILE_BYTES}",
-            path.display(),
-            meta.len()
-        );
-    }
-    fs::read(path).with_context(|| format!("{}", path.display()))
-}
-
-fn read_envelope(path: &Path) -> anyhow::Result<Envelope> {
-    let bytes = read_file(path)?;
-    Envelope::from_json(&bytes).with_context(|| format!("{}", path.display()))
-}
-
-/// Reads the layout of protocol.md §7.10; refuses gaps and stray files in `entries/`.
+/// Reads the layout of protocol.md §7.10 (the archive's reader: gaps and stray files refused,
+/// every file bounded).
 fn read_log(dir: &Path) -> anyhow::Result<LogCopy> {
-    let genesis = read_envelope(&dir.join(layout::GENESIS_FILE))?;
-    let entries_dir = dir.join(layout::ENTRIES_DIR);
-    let mut seqs = Vec::new();
-    if entries_dir.exists() {
-        for item in
-            fs::read_dir(&entries_dir).with_context(|| format!("{}", entries_dir.display()))?
-        {
-            let item = item.with_context(|| format!("{}", entries_dir.display()))?;
-            let name = item.file_name();
-            let Some(seq) = name.to_str().and_then(layout::parse_entry_file_name) else {
-                bail!(
-                    "{}: not an entry file name (expected NNNNNN.json, e.g. {})",
-                    item.path().display(),
-                    layout::entry_file_name(1)
-                );
-            };
-            seqs.push(seq);
-        }
-    }
-    seqs.sort_unstable();
-    let mut entries = Vec::with_capacity(seqs.len());
-    for (i, seq) in seqs.iter().enumerate() {
-        let expected = i as u64 + 1;
-        if *seq != expected {
-            bail!(
-                "{}: entry {expected} is missing (the entries must run 1, 2, 3, ... without gaps)",
-                entries_dir
-                    .join(layout::entry_file_name(expected))
-                    .display()
-            );
-        }
-        entries.push(read_envelope(&dir.join(layout::entry_path(*seq)))?);
-    }
-    let cp_path = dir.join(layout::CHECKPOINT_FILE);
-    let checkpoint = if cp_path.exists() {
-        Some(read_envelope(&cp_path)?)
-    } else {
-        None
-    };
-    let keys_path = dir.join(layout::KEYS_FILE);
-    let keys = if keys_path.exists() {
-        let bytes = read_file(&keys_path)?;
-        Some(
-            serde_json::from_slice::<KeysFile>(&bytes)
-                .with_context(|| format!("{}", keys_path.display()))?,
-        )
-    } else {
-        None
-    };
+    let files = logdir::read_files(dir)?;
     Ok(LogCopy {
         source: dir.display().to_string(),
-        genesis,
-        entries,
-        checkpoint,
-        keys,
+        genesis: files.genesis,
+        entries: files.entries,
+        checkpoint: files.checkpoint,
+        keys: files.keys,
     })
 }
 
@@ -388,8 +321,8 @@ fn check(
         }
     }
     if let Some(path) = claim {
-        match read_envelope(path)
-            .map_err(|e| format!("{e:#}"))
+        match logdir::read_envelope(path)
+            .map_err(|e| e.to_string())
             .and_then(|env| check_claim(&env, &log).map_err(|e| e.to_string()))
         {
             Ok(c) => {
