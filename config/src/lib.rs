@@ -107,6 +107,7 @@ struct RawSync {
     interval: Option<String>,
     peer_timeout: Option<String>,
     max_clock_skew: Option<String>,
+    fetch_batch: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +184,8 @@ pub struct SyncConfig {
     pub interval: Duration,
     pub peer_timeout: Duration,
     pub max_clock_skew: Duration,
+    /// Bundles asked of a peer in one request, and stored in one commit (1 to 32).
+    pub fetch_batch: usize,
 }
 
 /// `[keystore]`
@@ -218,6 +221,8 @@ pub mod defaults {
     pub const SYNC_ENABLED: bool = true;
     pub const SYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
     pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+    /// protocol.md §4.9.3: the most ids one `bundles?ids=` request may name.
+    pub const FETCH_BATCH: usize = 32;
     pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 }
 
@@ -493,6 +498,22 @@ impl NodeConfig {
             Duration::from_secs(86_400),
         )?;
 
+        let fetch_batch = match s.fetch_batch {
+            None => defaults::FETCH_BATCH,
+            Some(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=defaults::FETCH_BATCH).contains(n))
+                .ok_or_else(|| {
+                    c.invalid(
+                        "sync.fetch_batch",
+                        format!(
+                            "{n} is out of range; use 1 to {} bundles",
+                            defaults::FETCH_BATCH
+                        ),
+                    )
+                })?,
+        };
+
         let scrypt_work_factor = match raw.keystore.scrypt_work_factor {
             None => None,
             Some(n) => Some(
@@ -562,6 +583,7 @@ impl NodeConfig {
                 interval,
                 peer_timeout,
                 max_clock_skew,
+                fetch_batch,
             },
             keystore: KeystoreConfig { scrypt_work_factor },
             declassify: DeclassifyConfig { private_terms },
@@ -673,6 +695,7 @@ mod tests {
             "interval =",
             "peer_timeout =",
             "max_clock_skew =",
+            "fetch_batch =",
             "[keystore]",
             "scrypt_work_factor =",
             "[declassify]",

@@ -23,13 +23,14 @@ use debrief_protocol::canonical;
 use debrief_protocol::membership::RosterHistory;
 use debrief_protocol::report::{self, Field, Report, SectionName};
 use debrief_protocol::{Envelope, EnvelopeId, MemberId, Signer, Timestamp, Verified};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::node::Circle;
 use crate::store::StoreError;
 use crate::store::bundles::{self, equivocation_insert, quarantine_insert};
 use crate::store::circle::next_ingest_seq;
+use debrief_protocol::roster::Roster;
 
 /// Named points where `DEBRIEF_CRASH_POINT` aborts the process (crash tests).
 pub const CRASH_POINTS: &[&str] = &[
@@ -107,48 +108,139 @@ pub fn accept_bundle(
     bytes: &[u8],
     now: Timestamp,
 ) -> Result<Accepted, SharingError> {
-    accept_bundle_then(circle, me, identities, bytes, now, &|_| Ok(()))
+    let object = BundleObject::parse(bytes)?;
+    let source = Source::Received {
+        object: &object,
+        identities,
+    };
+    let ready = match check_bundle(circle.store.conn(), &circle.roster, me, source, now)? {
+        Checked::Held(accepted) => return Ok(accepted),
+        Checked::Ready(ready) => ready,
+    };
+    let accepted = write_bundle(circle.store.conn(), &object, &ready, now)?;
+    after_commit(circle, &[&ready])?;
+    Ok(accepted)
 }
 
-/// Extra writes committed in the same transaction as an accepted object (sync's cursor,
+/// Extra writes committed in the same transaction as an accepted link (sync's cursor,
 /// protocol.md §5.3). Not called when nothing is stored (already held, or refused).
 pub type AlsoInTransaction<'a> = &'a dyn Fn(&rusqlite::Connection) -> Result<(), StoreError>;
 
-/// [`accept_bundle`], running `also` inside the transaction that stores the bundle.
-pub fn accept_bundle_then(
+/// The outcome of one object of a batch given to [`accept_bundles`].
+pub type BatchResult = Result<Accepted, SharingError>;
+
+/// Extra writes committed with a batch, given every object's outcome so far (sync's feed cursor,
+/// which must stop before a deferred object, protocol.md §5.3).
+pub type AlsoWithBatch<'a> =
+    &'a dyn Fn(&rusqlite::Connection, &[BatchResult]) -> Result<(), StoreError>;
+
+/// Verifies and stores a batch of bundle objects in **one** transaction (protocol.md §3.29,
+/// group commit): each object is checked exactly as by [`accept_bundle`], sees the objects
+/// stored before it in the batch, and is written under its own savepoint, so a refused object
+/// leaves nothing of itself while the others stay. Nothing of the batch is durable before the
+/// single commit; a storage error rolls the whole batch back and is returned. Refused objects
+/// are returned for the caller to [`quarantine`], in the order given.
+pub fn accept_bundles(
     circle: &mut Circle,
     me: &MemberId,
     identities: &[age::x25519::Identity],
-    bytes: &[u8],
+    objects: &[&[u8]],
     now: Timestamp,
-    also: AlsoInTransaction<'_>,
-) -> Result<Accepted, SharingError> {
-    let object = BundleObject::parse(bytes)?;
-    let checked = bundle::verify_header_only(&object, &circle.roster, now)?;
+    also: AlsoWithBatch<'_>,
+) -> Result<Vec<BatchResult>, StoreError> {
+    let mut results = Vec::with_capacity(objects.len());
+    let mut written = Vec::new();
+    let tx = circle.store.transaction()?;
+    for bytes in objects {
+        let result = (|| {
+            let object = BundleObject::parse(bytes)?;
+            let source = Source::Received {
+                object: &object,
+                identities,
+            };
+            match check_bundle(&tx, &circle.roster, me, source, now)? {
+                Checked::Held(accepted) => Ok(accepted),
+                Checked::Ready(ready) => {
+                    let accepted = write_bundle(&tx, &object, &ready, now)?;
+                    written.push(ready);
+                    Ok(accepted)
+                }
+            }
+        })();
+        match result {
+            Err(SharingError::Store(e)) => return Err(e),
+            other => results.push(other),
+        }
+    }
+    also(&tx, &results)?;
+    tx.commit()?;
+    let written: Vec<&Ready> = written.iter().map(AsRef::as_ref).collect();
+    after_commit(circle, &written).map_err(|e| match e {
+        SharingError::Store(s) => s,
+        other => StoreError::Invalid(other.to_string()),
+    })?;
+    Ok(results)
+}
+
+/// Where the plaintext of a bundle to store comes from.
+enum Source<'a> {
+    /// A received object: opened with our age identities when we are a recipient.
+    Received {
+        object: &'a BundleObject,
+        identities: &'a [age::x25519::Identity],
+    },
+}
+
+/// A bundle that passed every check of protocol.md §3.29 and is ready to be written.
+struct Ready {
+    header_id: EnvelopeId,
+    header: BundleHeader,
+    link: Verified<ChainLink>,
+    /// Whether its chain link is already stored (a link that came before its bundle).
+    link_held: bool,
+    readability: Readability,
+    content: Option<BundleContent>,
+}
+
+/// What [`check_bundle`] found.
+enum Checked {
+    /// The same verified object is already held: nothing to write.
+    Held(Accepted),
+    Ready(Box<Ready>),
+}
+
+/// Every check before storing a bundle (protocol.md §3.1–§3.28), reading the store through
+/// `conn`, which inside a batch is the batch's transaction. The only write is an equivocation
+/// proof (§3.28), which is kept even though the bundle is refused.
+fn check_bundle(
+    conn: &Connection,
+    roster: &Roster,
+    me: &MemberId,
+    source: Source<'_>,
+    now: Timestamp,
+) -> Result<Checked, SharingError> {
+    let Source::Received { object, identities } = source;
+    let checked = bundle::verify_header_only(object, roster, now)?;
     let header_id = checked.header().id();
     let h = checked.header().value().clone();
-    let link = checked.link().value().clone();
-    let link_id = checked.link().id();
-    let held: Option<String> = circle
-        .store
-        .conn()
+    let link_held = conn
         .query_row(
-            "SELECT link_id FROM links WHERE header_id = ?1",
+            "SELECT 1 FROM links WHERE header_id = ?1",
             [header_id.to_hex()],
-            |r| r.get(0),
+            |_| Ok(()),
         )
-        .optional()?;
-    if held.is_some() {
-        let have_bundle = bundle_row_exists(circle, &header_id)?;
-        if have_bundle || !h.is_recipient(me) && h.tlp == Tlp::Red {
-            return Ok(Accepted::AlreadyHeld {
-                object: header_id.to_hex(),
-            });
-        }
+        .optional()?
+        .is_some();
+    if link_held
+        && (bundle_row_exists(conn, &header_id)? || !h.is_recipient(me) && h.tlp == Tlp::Red)
+    {
+        return Ok(Checked::Held(Accepted::AlreadyHeld {
+            object: header_id.to_hex(),
+        }));
     }
     // protocol.md §3.5: never decrypt unless we are a listed recipient.
     let (readability, content) = if h.is_recipient(me) {
-        let opened = bundle::open(&object, &circle.roster, me, identities, now)?;
+        let opened = bundle::open(object, roster, me, identities, now)?;
         (Readability::Opened, Some(opened.content().value().clone()))
     } else if h.tlp == Tlp::Red {
         (Readability::LinkOnly, None)
@@ -157,73 +249,103 @@ pub fn accept_bundle_then(
     };
     // protocol.md §3.26: rules that need the target run once we hold it.
     if let Some(t) = &h.target
-        && let Some(info) = target_info(circle, &t.header)?
+        && let Some(info) = target_info_on(conn, &t.header)?
     {
-        bundle::check_target(&h, &info, &circle.roster)?;
+        bundle::check_target(&h, &info, roster)?;
     }
-    if held.is_none() {
-        check_chain(circle, checked.link(), now)?;
+    if !link_held {
+        check_chain(conn, roster, checked.link(), now)?;
     }
-    let tx = circle.store.transaction()?;
-    if held.is_none() {
-        insert_link(&tx, &link_id, &link, checked.link().envelope(), now)?;
-    }
-    crash_point("accept-after-link");
-    if readability != Readability::LinkOnly {
-        let ingest = next_ingest_seq(&tx)?;
-        let recipients = serde_json::to_string(&h.recipient_members())
-            .map_err(|e| SharingError::Refused(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO bundles (header_id, bundle_id, version, kind, author, author_seq,
-                 roster_seq, tlp, target_header, target_bundle, recipients, created_at, header,
-                 ciphertext, readable, received_at, ingest_seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-            params![
-                header_id.to_hex(),
-                h.bundle.to_hex(),
-                h.version as i64,
-                h.kind.as_str(),
-                h.author.as_str(),
-                h.author_seq as i64,
-                h.roster.seq as i64,
-                h.tlp.as_str(),
-                h.target.as_ref().map(|t| t.header.to_hex()),
-                h.target.as_ref().map(|t| t.bundle.to_hex()),
-                recipients,
-                h.created_at.unix(),
-                object.header().to_json(),
-                object.ciphertext(),
-                i64::from(readability == Readability::Opened),
-                now.unix(),
-                ingest,
-            ],
-        )?;
-        crash_point("accept-after-bundle");
-        if let Some(c) = &content {
-            insert_plaintext(&tx, &header_id, c)?;
-        }
-        let lineage = lineage_of(&h);
-        refresh_lineage(&tx, &lineage)?;
-    }
-    also(&tx)?;
-    tx.commit()?;
-    if h.kind == BundleKind::Retraction && readability == Readability::Opened {
-        // protocol.md §3.30: the purge is real only once the WAL no longer holds old pages.
-        checkpoint_truncate(circle)?;
-    }
-    Ok(Accepted::New {
-        object: header_id.to_hex(),
-        bundle: h.bundle.to_hex(),
-        kind: h.kind,
-        author: h.author.to_string(),
+    Ok(Checked::Ready(Box::new(Ready {
+        header_id,
+        header: h,
+        link: checked.link().clone(),
+        link_held,
         readability,
+        content,
+    })))
+}
+
+/// Writes a checked bundle: its link (unless held), the exact signed parts and every derived
+/// row, all or nothing (a savepoint, so inside a batch only this bundle is undone on failure).
+fn write_bundle(
+    conn: &Connection,
+    object: &BundleObject,
+    ready: &Ready,
+    now: Timestamp,
+) -> Result<Accepted, SharingError> {
+    let h = &ready.header;
+    let header_id = ready.header_id;
+    crate::store::atomically(conn, |tx| {
+        if !ready.link_held {
+            insert_link(
+                tx,
+                &ready.link.id(),
+                ready.link.value(),
+                ready.link.envelope(),
+                now,
+            )?;
+        }
+        crash_point("accept-after-link");
+        if ready.readability != Readability::LinkOnly {
+            let ingest = next_ingest_seq(tx)?;
+            let recipients = serde_json::to_string(&h.recipient_members())
+                .map_err(|e| SharingError::Refused(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO bundles (header_id, bundle_id, version, kind, author, author_seq,
+                     roster_seq, tlp, target_header, target_bundle, recipients, created_at, header,
+                     ciphertext, readable, received_at, ingest_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                params![
+                    header_id.to_hex(),
+                    h.bundle.to_hex(),
+                    h.version as i64,
+                    h.kind.as_str(),
+                    h.author.as_str(),
+                    h.author_seq as i64,
+                    h.roster.seq as i64,
+                    h.tlp.as_str(),
+                    h.target.as_ref().map(|t| t.header.to_hex()),
+                    h.target.as_ref().map(|t| t.bundle.to_hex()),
+                    recipients,
+                    h.created_at.unix(),
+                    object.header().to_json(),
+                    object.ciphertext(),
+                    i64::from(ready.readability == Readability::Opened),
+                    now.unix(),
+                    ingest,
+                ],
+            )?;
+            crash_point("accept-after-bundle");
+            if let Some(c) = &ready.content {
+                insert_plaintext(tx, &header_id, c)?;
+            }
+            refresh_lineage(tx, &lineage_of(h))?;
+        }
+        Ok(Accepted::New {
+            object: header_id.to_hex(),
+            bundle: h.bundle.to_hex(),
+            kind: h.kind,
+            author: h.author.to_string(),
+            readability: ready.readability,
+        })
     })
 }
 
-fn bundle_row_exists(circle: &Circle, header_id: &EnvelopeId) -> Result<bool, SharingError> {
-    Ok(circle
-        .store
-        .conn()
+/// What must follow the commit of stored bundles: a retraction we opened purges for real only
+/// once the WAL no longer holds old pages (protocol.md §3.30).
+fn after_commit(circle: &Circle, written: &[&Ready]) -> Result<(), SharingError> {
+    let retraction = written
+        .iter()
+        .any(|r| r.header.kind == BundleKind::Retraction && r.readability == Readability::Opened);
+    if retraction {
+        checkpoint_truncate(circle)?;
+    }
+    Ok(())
+}
+
+fn bundle_row_exists(conn: &Connection, header_id: &EnvelopeId) -> Result<bool, SharingError> {
+    Ok(conn
         .query_row(
             "SELECT 1 FROM bundles WHERE header_id = ?1",
             [header_id.to_hex()],
@@ -243,7 +365,7 @@ fn lineage_of(h: &BundleHeader) -> String {
 }
 
 fn insert_link(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     link_id: &EnvelopeId,
     link: &ChainLink,
     env: &Envelope,
@@ -279,16 +401,15 @@ fn insert_link(
 /// stored as an equivocation proof (both links, exactly as signed) in its own transaction, and
 /// the bundle is refused; the first link stays the one this node holds.
 fn check_chain(
-    circle: &mut Circle,
+    conn: &Connection,
+    roster: &Roster,
     link: &Verified<ChainLink>,
     now: Timestamp,
 ) -> Result<(), SharingError> {
     let l = link.value();
     let seq = i64::try_from(l.author_seq)
         .map_err(|_| SharingError::Refused(format!("author seq {} is too large", l.author_seq)))?;
-    let neighbours: Vec<Vec<u8>> = circle
-        .store
-        .conn()
+    let neighbours: Vec<Vec<u8>> = conn
         .prepare_cached(
             "SELECT envelope FROM links WHERE author = ?1
              AND (author_seq BETWEEN ?2 - 1 AND ?2 + 1 OR link_id = ?3 OR prev_link = ?4)
@@ -310,7 +431,7 @@ fn check_chain(
             .map_err(|e| StoreError::Invalid(format!("stored link: {e}")))?;
         // Verified when stored; one that no longer verifies (a key retired since, below its
         // tip) cannot be half of a proof anyone else could check, so it is left out.
-        if let Ok(v) = bundle::verify_link(&env, &circle.roster) {
+        if let Ok(v) = bundle::verify_link(&env, roster) {
             let _ = chain.insert(v);
         }
     }
@@ -319,10 +440,11 @@ fn check_chain(
         Err(ChainError::Equivocation(proof)) => proof,
         Err(e) => return Err(SharingError::Refused(e.to_string())),
     };
-    let (author, at) = proof.verify(&circle.roster)?;
-    let tx = circle.store.transaction()?;
-    equivocation_insert(&tx, &author, at, &proof, now.unix())?;
-    tx.commit()?;
+    let (author, at) = proof.verify(roster)?;
+    // Kept although the bundle is refused: inside a batch it commits with the batch.
+    crate::store::atomically(conn, |tx| {
+        equivocation_insert(tx, &author, at, &proof, now.unix())
+    })?;
     Err(SharingError::Refused(match proof.as_ref() {
         EquivocationProof::SameSeq { first, .. } => format!(
             "chain link equivocation (same-seq): author {author} already has link {} at seq \
@@ -377,7 +499,7 @@ pub fn accept_link_then(
     if held {
         return Ok(false);
     }
-    check_chain(circle, &link, now)?;
+    check_chain(circle.store.conn(), &circle.roster, &link, now)?;
     let tx = circle.store.transaction()?;
     insert_link(&tx, &link.id(), link.value(), link.envelope(), now)?;
     also(&tx)?;
@@ -452,7 +574,7 @@ pub fn chains(circle: &Circle) -> Result<Vec<ChainSummary>, SharingError> {
 }
 
 fn insert_plaintext(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     header_id: &EnvelopeId,
     c: &BundleContent,
 ) -> Result<(), SharingError> {
@@ -480,14 +602,19 @@ fn target_info(
     circle: &Circle,
     header_id: &EnvelopeId,
 ) -> Result<Option<TargetInfo>, SharingError> {
-    let Some(h) = stored_header(circle, header_id)? else {
+    target_info_on(circle.store.conn(), header_id)
+}
+
+/// [`target_info`] on a connection (inside a batch, its transaction).
+fn target_info_on(
+    conn: &Connection,
+    header_id: &EnvelopeId,
+) -> Result<Option<TargetInfo>, SharingError> {
+    let Some(h) = stored_header_on(conn, header_id)? else {
         return Ok(None);
     };
     let mut lineage: BTreeSet<MemberId> = BTreeSet::new();
-    let mut stmt = circle
-        .store
-        .conn()
-        .prepare("SELECT recipients FROM bundles WHERE bundle_id = ?1")?;
+    let mut stmt = conn.prepare_cached("SELECT recipients FROM bundles WHERE bundle_id = ?1")?;
     let rows = stmt.query_map([h.bundle.to_hex()], |r| r.get::<_, String>(0))?;
     for row in rows {
         let members: Vec<MemberId> = serde_json::from_str(&row?)
@@ -506,9 +633,14 @@ pub fn stored_header(
     circle: &Circle,
     header_id: &EnvelopeId,
 ) -> Result<Option<BundleHeader>, SharingError> {
-    let bytes: Option<Vec<u8>> = circle
-        .store
-        .conn()
+    stored_header_on(circle.store.conn(), header_id)
+}
+
+fn stored_header_on(
+    conn: &Connection,
+    header_id: &EnvelopeId,
+) -> Result<Option<BundleHeader>, SharingError> {
+    let bytes: Option<Vec<u8>> = conn
         .query_row(
             "SELECT header FROM bundles WHERE header_id = ?1",
             [header_id.to_hex()],
@@ -528,7 +660,7 @@ pub fn stored_header(
 /// Rebuilds the derived rows of one report lineage (`reports`, factors, actions, search index)
 /// from the latest readable version, and purges them if a retraction by the lineage's author
 /// is held (protocol.md §3.30).
-fn refresh_lineage(tx: &Transaction<'_>, bundle_id: &str) -> Result<(), SharingError> {
+fn refresh_lineage(tx: &Connection, bundle_id: &str) -> Result<(), SharingError> {
     // Versions we can read, lowest first; the author of the lowest is the lineage's author.
     let mut stmt = tx.prepare(
         // A reshare carries the same version as its target; for one version the report or
@@ -1631,11 +1763,21 @@ pub fn import_objects(
 /// The longest line [`import_stream`] reads whole: no valid bundle object is longer.
 pub const MAX_IMPORT_LINE_BYTES: usize = bundle::MAX_BUNDLE_OBJECT_BYTES;
 
-/// Imports JSON Lines of bundle objects from `reader`, one line at a time: each line is accepted,
-/// recognised as held, deferred or quarantined, and its outcome handed to `on_line`; one bad line
-/// never stops the others. Memory stays bounded by one line (at most [`MAX_IMPORT_LINE_BYTES`];
-/// a longer line is quarantined by its first bytes and skipped), so an export of any length
-/// imports in constant memory (docs/benchmarks.md, "memory"). Returns how many lines were read.
+/// Lines [`import_stream`] accepts in one transaction (protocol.md §3.29, batches), unless
+/// [`IMPORT_BATCH_BYTES`] is reached first.
+pub const IMPORT_BATCH_LINES: usize = 64;
+
+/// Bytes of lines past which [`import_stream`] commits the batch it holds.
+pub const IMPORT_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// Imports JSON Lines of bundle objects from `reader`: each line is accepted, recognised as
+/// held, deferred or quarantined, and its outcome handed to `on_line`, in line order, once the
+/// batch holding it has committed; one bad line never stops the others. Lines are accepted
+/// [`IMPORT_BATCH_LINES`] to a transaction (each under its own savepoint, `accept_bundles`), so
+/// memory stays bounded by one batch ([`IMPORT_BATCH_BYTES`] plus one line of at most
+/// [`MAX_IMPORT_LINE_BYTES`]; a longer line is quarantined by its first bytes and skipped),
+/// whatever the length of the export (docs/benchmarks.md, "memory"). Returns how many lines were
+/// read.
 pub fn import_stream<R: std::io::BufRead>(
     circle: &mut Circle,
     me: &MemberId,
@@ -1647,6 +1789,9 @@ pub fn import_stream<R: std::io::BufRead>(
 ) -> Result<usize, SharingError> {
     use std::io::{BufRead as _, Read as _};
     let read_err = |e: std::io::Error| SharingError::Refused(format!("cannot read {source}: {e}"));
+    // (line number, the line without its end) of the batch not yet committed.
+    let mut batch: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut batch_bytes = 0;
     let mut line = Vec::new();
     let mut line_no = 0;
     loop {
@@ -1658,6 +1803,7 @@ pub fn import_stream<R: std::io::BufRead>(
             .read_until(b'\n', &mut line)
             .map_err(read_err)?;
         if n == 0 {
+            import_batch(circle, me, identities, &batch, source, now, &mut on_line)?;
             return Ok(line_no);
         }
         line_no += 1;
@@ -1680,6 +1826,9 @@ pub fn import_stream<R: std::io::BufRead>(
                     }
                 }
             }
+            // Outcomes stay in line order: the lines before this one are committed first.
+            import_batch(circle, me, identities, &batch, source, now, &mut on_line)?;
+            (batch, batch_bytes) = (Vec::new(), 0);
             let reason = format!(
                 "line longer than {MAX_IMPORT_LINE_BYTES} bytes, more than any bundle object; \
                  its first bytes are kept"
@@ -1697,37 +1846,52 @@ pub fn import_stream<R: std::io::BufRead>(
         if trimmed.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match accept_bundle(circle, me, identities, trimmed, now) {
-            Ok(a) => on_line(ImportLine::Accepted {
-                line: line_no,
-                accepted: a,
-            }),
+        batch_bytes += trimmed.len();
+        batch.push((line_no, trimmed.to_vec()));
+        if batch.len() >= IMPORT_BATCH_LINES || batch_bytes >= IMPORT_BATCH_BYTES {
+            import_batch(circle, me, identities, &batch, source, now, &mut on_line)?;
+            (batch, batch_bytes) = (Vec::new(), 0);
+        }
+    }
+}
+
+/// Accepts one batch of import lines in one transaction, then quarantines the refused ones and
+/// reports every line's outcome in order.
+fn import_batch(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    batch: &[(usize, Vec<u8>)],
+    source: &str,
+    now: Timestamp,
+    on_line: &mut impl FnMut(ImportLine),
+) -> Result<(), SharingError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let objects: Vec<&[u8]> = batch.iter().map(|(_, b)| b.as_slice()).collect();
+    let results = accept_bundles(circle, me, identities, &objects, now, &|_, _| Ok(()))?;
+    for ((line_no, bytes), result) in batch.iter().zip(results) {
+        let line = *line_no;
+        match result {
+            Ok(accepted) => on_line(ImportLine::Accepted { line, accepted }),
             Err(SharingError::Store(e)) => return Err(SharingError::Store(e)),
             // protocol.md §3.4: not a bad bundle, only one from a roster we have not reached
             // yet; it is not quarantined and is accepted once the roster is synced.
             Err(SharingError::Rejected(e @ BundleError::RosterBehind { .. })) => {
                 on_line(ImportLine::Deferred {
-                    line: line_no,
+                    line,
                     reason: e.to_string(),
                 });
             }
             Err(e) => {
                 let reason = e.to_string();
-                let key = quarantine(
-                    circle,
-                    trimmed,
-                    &reason,
-                    &format!("{source}:{line_no}"),
-                    now,
-                )?;
-                on_line(ImportLine::Quarantined {
-                    line: line_no,
-                    key,
-                    reason,
-                });
+                let key = quarantine(circle, bytes, &reason, &format!("{source}:{line}"), now)?;
+                on_line(ImportLine::Quarantined { line, key, reason });
             }
         }
     }
+    Ok(())
 }
 
 /// One feed entry for a peer: a bundle header it may see, with its ingest cursor.

@@ -444,3 +444,74 @@ async fn a_bundle_from_a_roster_ahead_gets_409_roster_behind_and_is_not_quaranti
     let (status, body) = w.put(&w.alice, id, object.as_bytes().to_vec()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+#[tokio::test]
+async fn a_batch_get_answers_objects_exactly_as_stored_and_hides_red_as_absent() {
+    let w = world().await;
+    let green = w.s_shares(Tlp::Green, vec![]);
+    let red = w.s_shares(Tlp::Red, vec![w.alice.id()]);
+    let amber = w.s_shares(Tlp::Amber, vec![]);
+    let never = EnvelopeId(Sha256Digest::of(b"never shared"));
+    let held = |id: EnvelopeId, who: MemberId| {
+        let handle = w.state.circle(&w.circle).unwrap();
+        handle.with_circle_blocking(|c| sharing::bundle_object(c, &id, &who).unwrap().unwrap())
+    };
+    let ids = |list: &[EnvelopeId]| {
+        let hex: Vec<String> = list.iter().map(EnvelopeId::to_hex).collect();
+        format!("bundles?ids={}", hex.join(","))
+    };
+
+    // protocol.md §4.9.3: in the order asked, byte for byte as stored.
+    let batch: wire::BundleBatch = w
+        .get_json(&w.alice, &ids(&[amber, red, green, never]))
+        .await;
+    let got: Vec<&[u8]> = batch.objects.iter().map(|o| o.get().as_bytes()).collect();
+    let alice = w.alice.id();
+    assert_eq!(
+        got,
+        vec![
+            held(amber, alice.clone()).as_bytes(),
+            held(red, alice.clone()).as_bytes(),
+            held(green, alice).as_bytes()
+        ]
+    );
+    assert_eq!(batch.absent, vec![never]);
+
+    // §3.32: RED to someone else is absent, exactly like an object never held.
+    let batch: wire::BundleBatch = w.get_json(&w.bob, &ids(&[red, green, never])).await;
+    assert_eq!(batch.objects.len(), 1);
+    assert_eq!(
+        batch.objects[0].get().as_bytes(),
+        held(green, w.bob.id()).as_bytes()
+    );
+    assert_eq!(batch.absent, vec![red, never]);
+
+    // The longest list fits the signed header (protocol.md §4.3): every id answered.
+    let too_many: Vec<EnvelopeId> = (0..=wire::MAX_BUNDLE_BATCH)
+        .map(|i| EnvelopeId(Sha256Digest::of(&i.to_be_bytes())))
+        .collect();
+    let longest = &too_many[..wire::MAX_BUNDLE_BATCH];
+    let batch: wire::BundleBatch = w.get_json(&w.bob, &ids(longest)).await;
+    assert!(batch.objects.is_empty());
+    assert_eq!(batch.absent, longest);
+
+    // Malformed lists are refused with what is wrong.
+    for (route, why) in [
+        ("bundles".to_owned(), "it is missing"),
+        ("bundles?ids=".to_owned(), "item 1 is not an object id"),
+        (
+            format!("{},xyz", ids(&[green])),
+            "item 2 is not an object id",
+        ),
+        (ids(&[green, green]), "is listed twice"),
+        (ids(&too_many), "too many"),
+        (format!("{}&after=1", ids(&[green])), "nothing else"),
+    ] {
+        let r = w.call(&w.bob, Method::GET, &route, None).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{route}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "bad_request", "{route}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(why), "{route}: {message}");
+    }
+}

@@ -30,6 +30,8 @@ const REPORTS: &[&str] = &[
 ];
 /// Every report is shared this many times (distinct bundles), so a sync has many to pull.
 const COPIES: usize = 3;
+/// Bravo's `sync.fetch_batch`.
+const BATCH: u64 = 2;
 
 /// Fixed seeds, so a failing run names its seed and its delay can be replayed.
 const SEEDS: [u64; 12] = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233];
@@ -234,6 +236,13 @@ fn setup() -> Setup {
     assert!(!text.contains("[limits]"), "{text}");
     text.push_str("\n[limits]\nrate_limit_per_minute = 1000000\nrate_limit_burst = 1000000\n");
     fs::write(&config, text).unwrap();
+    // Bravo fetches and commits two bundles at a time (protocol.md §4.9.3), so a crash after a
+    // batch falls in the middle of the feed.
+    let config = b.home.join("config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    assert!(!text.contains("[sync]"), "{text}");
+    text.push_str(&format!("\n[sync]\nfetch_batch = {BATCH}\n"));
+    fs::write(&config, text).unwrap();
     let serve_a = a.serve();
     let mut serve_b = b.serve();
     // Alpha shares only once a peer confirmed its own chain (protocol.md §5.4).
@@ -350,7 +359,7 @@ fn every_sync_crash_point_leaves_a_whole_store_and_a_rerun_completes() {
         CRASH_POINTS,
         [
             "sync-links-after-page",
-            "sync-feed-after-bundle",
+            "sync-feed-after-batch",
             "sync-feed-after-page"
         ],
         "a new crash point needs a case here"
@@ -371,7 +380,7 @@ fn every_sync_crash_point_leaves_a_whole_store_and_a_rerun_completes() {
         // Exactly what committed before the point is there.
         let expected = match *point {
             "sync-links-after-page" => (s.n, 0),
-            "sync-feed-after-bundle" => (s.n, 1),
+            "sync-feed-after-batch" => (s.n, BATCH),
             _ => (s.n, s.n),
         };
         assert_eq!((links, held), expected, "{point}");

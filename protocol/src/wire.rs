@@ -467,6 +467,26 @@ pub struct FeedPage {
     pub more: bool,
 }
 
+/// Most object ids one `GET bundles?ids=` may name (protocol.md §4.9.3).
+pub const MAX_BUNDLE_BATCH: usize = 32;
+
+/// Bytes of objects past which a `GET bundles?ids=` answer stops adding more (protocol.md
+/// §4.9.3). The first object is always sent, so one answer is at most this plus one object.
+pub const BUNDLE_BATCH_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// `GET /v1/c/{circle}/bundles?ids=ID,ID,…` (protocol.md §4.9.3): several bundle objects in one
+/// answer, so catching up costs one request per batch instead of one per bundle.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleBatch {
+    /// Bundle objects exactly as stored, in the order asked for. Each is kept as its exact JSON
+    /// text, which the receiver parses and verifies on its own (`BundleObject::parse`).
+    pub objects: Vec<Box<serde_json::value::RawValue>>,
+    /// Ids asked for that this node does not hold or will not show the caller (§3.32): the same
+    /// answer for both, as `bundles/{id}` gives `404` for both.
+    pub absent: Vec<EnvelopeId>,
+}
+
 /// `GET /v1/c/{circle}/charter` with an invite token (protocol.md §4.11.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,4 +1,5 @@
-//! The bundle routes (protocol.md §4.9): `links`, `feed` and `bundles/{id}` (GET, PUT).
+//! The bundle routes (protocol.md §4.9): `links`, `feed`, `bundles?ids=` and `bundles/{id}`
+//! (GET, PUT).
 //!
 //! Cursors are the answering node's local `ingest_seq` written as a decimal string. Clients
 //! treat them as opaque. `ingest_seq` is strictly increasing and assigned inside the
@@ -17,7 +18,8 @@ use axum::response::{IntoResponse, Response};
 use debrief_protocol::EnvelopeId;
 use debrief_protocol::bundle::{BundleHeader, BundleObject};
 use debrief_protocol::wire::{
-    self, AcceptStatus, FeedItem, FeedPage, LinksPage, MAX_FEED_PAGE, MAX_LINKS_PAGE,
+    self, AcceptStatus, BUNDLE_BATCH_ANSWER_BYTES, BundleBatch, FeedItem, FeedPage, LinksPage,
+    MAX_BUNDLE_BATCH, MAX_FEED_PAGE, MAX_LINKS_PAGE,
 };
 use serde::Deserialize;
 
@@ -171,6 +173,95 @@ pub async fn get_bundle(
         object.as_bytes().to_vec(),
     )
         .into_response())
+}
+
+/// Query of `bundles?ids=`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchQuery {
+    ids: Option<String>,
+}
+
+/// Parses `ids=ID,ID,…`: 1 to [`MAX_BUNDLE_BATCH`] distinct object ids.
+fn batch_ids(text: Option<&str>) -> ApiResult<Vec<EnvelopeId>> {
+    let bad = |why: String| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "`ids` must list 1 to {MAX_BUNDLE_BATCH} distinct bundle object ids, \
+                 comma-separated: {why}"
+            ),
+        )
+    };
+    let text = text.ok_or_else(|| bad("it is missing".into()))?;
+    let mut ids = Vec::new();
+    for (i, part) in text.split(',').enumerate() {
+        if i == MAX_BUNDLE_BATCH {
+            return Err(bad("too many".into()));
+        }
+        let id: EnvelopeId = part
+            .parse()
+            .map_err(|_| bad(format!("item {} is not an object id", i + 1)))?;
+        if ids.contains(&id) {
+            return Err(bad(format!("{id} is listed twice")));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// protocol.md §4.9.3: several bundle objects at once, exactly as stored, each only if the
+/// caller may see it; the answer stops adding objects past [`BUNDLE_BATCH_ANSWER_BYTES`].
+pub async fn get_bundles(
+    State(state): State<Arc<ServerState>>,
+    member: AuthenticatedMember,
+    query: Result<Query<BatchQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<BundleBatch>> {
+    let Query(query) = query.map_err(|_| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "the query takes `ids=ID,ID,…` and nothing else",
+        )
+    })?;
+    let ids = batch_ids(query.ids.as_deref())?;
+    let handle = state
+        .circle(&member.circle)
+        .ok_or_else(ApiError::not_found)?;
+    let viewer = member.member.clone();
+    let (objects, absent) = handle
+        .with_circle(move |circle| {
+            let mut objects = Vec::new();
+            let mut absent = Vec::new();
+            let mut bytes = 0usize;
+            for id in ids {
+                // protocol.md §3.32: a RED bundle to others is absent, like one never held.
+                match sharing::bundle_object(circle, &id, &viewer).map_err(sharing_error)? {
+                    Some(object) => {
+                        let len = object.as_bytes().len();
+                        if !objects.is_empty() && bytes + len > BUNDLE_BATCH_ANSWER_BYTES {
+                            // The rest is neither sent nor absent: the caller asks again.
+                            break;
+                        }
+                        bytes += len;
+                        objects.push(object);
+                    }
+                    None => absent.push(id),
+                }
+            }
+            Ok((objects, absent))
+        })
+        .await?;
+    let objects = objects
+        .into_iter()
+        .map(|o| {
+            // A stored object is JSON we wrote from its verified parts.
+            String::from_utf8(o.as_bytes().to_vec())
+                .ok()
+                .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
+                .ok_or_else(|| internal("a stored bundle object is not JSON", o.id()))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(BundleBatch { objects, absent }))
 }
 
 fn answer(status: AcceptStatus, id: EnvelopeId) -> Response {

@@ -358,6 +358,7 @@ impl ServerState {
         let reads = Router::new()
             .route("/v1/c/{circle}/links", get(bundle_routes::links))
             .route("/v1/c/{circle}/feed", get(bundle_routes::feed))
+            .route("/v1/c/{circle}/bundles", get(bundle_routes::get_bundles))
             .route("/v1/c/{circle}/info", get(routes::info))
             .route("/v1/c/{circle}/roster", get(routes::roster))
             .route("/v1/c/{circle}/checkpoint", get(routes::checkpoint))

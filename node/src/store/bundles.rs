@@ -22,7 +22,7 @@ use std::ops::RangeInclusive;
 use debrief_protocol::bundle::{BundleHeader, EquivocationProof};
 use debrief_protocol::roster::TipStatement;
 use debrief_protocol::{Envelope, EnvelopeId, MemberId, Sha256Digest};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::circle::CircleStore;
 use super::{Migration, StoreError};
@@ -244,7 +244,7 @@ fn proof_parts(p: &EquivocationProof) -> (&'static str, &Envelope, &Envelope) {
 /// Stores a verified equivocation proof by `author` at `author_seq` (protocol.md §3.28).
 /// Idempotent: the same pair of links is stored once. Returns whether it was new.
 pub fn equivocation_insert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     author: &MemberId,
     author_seq: u64,
     proof: &EquivocationProof,
@@ -480,7 +480,7 @@ pub const QUARANTINE_MAX_BYTES: i64 = 64 * 1024 * 1024;
 /// Records a refused object under `key` (SHA-256 of its bytes), then trims the quarantine to
 /// its bounds. Repeated deliveries of the same bytes count up instead of adding rows.
 pub fn quarantine_insert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     key: &str,
     bytes: &[u8],
     reason: &str,
@@ -499,11 +499,7 @@ pub fn quarantine_insert(
 
 /// Drops the least recently seen quarantined objects until at most `max_entries` objects and
 /// `max_bytes` bytes remain (protocol.md §3.29: nobody can fill our disk with refused objects).
-fn trim_quarantine(
-    tx: &Transaction<'_>,
-    max_entries: i64,
-    max_bytes: i64,
-) -> Result<(), StoreError> {
+fn trim_quarantine(tx: &Connection, max_entries: i64, max_bytes: i64) -> Result<(), StoreError> {
     tx.execute(
         "DELETE FROM quarantine WHERE key IN (
             SELECT key FROM quarantine ORDER BY last_seen DESC, key LIMIT -1 OFFSET ?1)",

@@ -622,7 +622,7 @@ pub struct PendingObject {
 }
 
 /// Sets a `meta` value inside a transaction.
-pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
+pub fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -632,7 +632,7 @@ pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), Stor
 }
 
 /// Takes the next local ingest sequence number inside a transaction.
-pub fn next_ingest_seq(tx: &Transaction<'_>) -> Result<i64, StoreError> {
+pub fn next_ingest_seq(tx: &Connection) -> Result<i64, StoreError> {
     Ok(tx.query_row(
         "UPDATE counters SET value = value + 1 WHERE name = 'ingest_seq' RETURNING value",
         [],

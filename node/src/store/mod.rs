@@ -91,3 +91,34 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(())
 }
+
+/// Runs `f` all-or-nothing on `conn` under a SQLite savepoint: outside a transaction the
+/// savepoint is the transaction (it commits when `f` succeeds); inside one (a batch of
+/// acceptances, protocol.md §3.29) it undoes only `f`'s writes when `f` fails, and the outer
+/// transaction decides what becomes durable.
+pub fn atomically<T, E>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<rusqlite::Error>,
+{
+    /// Rolls the savepoint back unless released, so a panic in `f` leaves nothing open.
+    struct Open<'c>(&'c Connection, bool);
+    impl Drop for Open<'_> {
+        fn drop(&mut self) {
+            if !self.1 {
+                // A failed rollback leaves the connection in error; `f`'s error says why.
+                let _ = self
+                    .0
+                    .execute_batch("ROLLBACK TO debrief_atomically; RELEASE debrief_atomically");
+            }
+        }
+    }
+    conn.execute_batch("SAVEPOINT debrief_atomically")?;
+    let mut open = Open(conn, false);
+    let value = f(conn)?;
+    conn.execute_batch("RELEASE debrief_atomically")?;
+    open.1 = true;
+    Ok(value)
+}

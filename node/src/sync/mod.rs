@@ -39,7 +39,7 @@ pub mod state;
 /// moments are between committed transactions.
 pub const CRASH_POINTS: &[&str] = &[
     "sync-links-after-page",
-    "sync-feed-after-bundle",
+    "sync-feed-after-batch",
     "sync-feed-after-page",
 ];
 
@@ -83,6 +83,9 @@ pub struct SyncOptions {
     pub only_peers: Option<BTreeSet<MemberId>>,
     /// `limit` of each `feed` request (1 to 200).
     pub feed_limit: usize,
+    /// Bundles asked for in one `bundles?ids=` request and stored in one commit (1 to 32,
+    /// `sync.fetch_batch`).
+    pub fetch_batch: usize,
 }
 
 impl Default for SyncOptions {
@@ -95,6 +98,7 @@ impl Default for SyncOptions {
             ignore_backoff: false,
             only_peers: None,
             feed_limit: debrief_protocol::wire::MAX_FEED_PAGE,
+            fetch_batch: debrief_protocol::wire::MAX_BUNDLE_BATCH,
         }
     }
 }
@@ -110,6 +114,7 @@ impl SyncOptions {
                 connect: ClientTimeouts::default().connect.min(sync.peer_timeout),
                 total: sync.peer_timeout,
             },
+            fetch_batch: sync.fetch_batch,
             ..SyncOptions::default()
         }
     }

@@ -75,6 +75,10 @@ fn client_for(syncer: &Syncer, target: &PeerTarget) -> Result<PeerClient, PeerEr
 /// The most a peer's answer may hold: a bundle object's limit plus framing.
 const MAX_ANSWER_BYTES: usize = debrief_protocol::bundle::MAX_BUNDLE_OBJECT_BYTES + 64 * 1024;
 
+/// The most a `bundles?ids=` answer may hold (protocol.md §4.9.3): the answer's byte budget,
+/// one object past it, and framing.
+const MAX_BATCH_ANSWER_BYTES: usize = wire::BUNDLE_BATCH_ANSWER_BYTES + MAX_ANSWER_BYTES;
+
 /// Sends a signed request; returns the status and body (read up to [`MAX_ANSWER_BYTES`]).
 async fn call(
     client: &PeerClient,
@@ -83,6 +87,19 @@ async fn call(
     method: Method,
     route: &str,
     body: Option<Vec<u8>>,
+) -> Result<(StatusCode, Vec<u8>), PeerError> {
+    call_capped(client, clock, circle, method, route, body, MAX_ANSWER_BYTES).await
+}
+
+/// [`call`], reading at most `cap` bytes of answer.
+async fn call_capped(
+    client: &PeerClient,
+    clock: &Arc<dyn Clock>,
+    circle: EnvelopeId,
+    method: Method,
+    route: &str,
+    body: Option<Vec<u8>>,
+    cap: usize,
 ) -> Result<(StatusCode, Vec<u8>), PeerError> {
     let request = PeerRequest {
         method,
@@ -94,10 +111,10 @@ async fn call(
     let status = response.status();
     let mut out = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(SendError::Http)? {
-        if out.len() + chunk.len() > MAX_ANSWER_BYTES {
+        if out.len() + chunk.len() > cap {
             return Err(PeerError::Malformed {
                 route: route.to_owned(),
-                error: format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"),
+                error: format!("the answer is larger than {cap} bytes"),
             });
         }
         out.extend_from_slice(&chunk);
@@ -413,7 +430,7 @@ enum Fetched {
     Deferred,
 }
 
-/// GET `bundles/{id}` from the peer and accept it.
+/// GET `bundles/{id}` from the peer and accept it (gap filling, protocol.md §5.3).
 async fn fetch_bundle(
     syncer: &Syncer,
     handle: &Arc<CircleHandle>,
@@ -421,11 +438,8 @@ async fn fetch_bundle(
     peer: &MemberId,
     id: EnvelopeId,
     clock: &Arc<dyn Clock>,
-    feed_cursor: Option<&str>,
 ) -> Result<Fetched, PeerError> {
     let route = format!("bundles/{id}");
-    let feed_cursor = feed_cursor.map(str::to_owned);
-    let cursor_peer = peer.clone();
     let (status, body) = call(client, clock, handle.id, Method::GET, &route, None).await?;
     if status == StatusCode::NOT_FOUND {
         return Ok(Fetched::Absent);
@@ -446,13 +460,7 @@ async fn fetch_bundle(
                 "asked for bundle object {id}, the peer sent {}",
                 o.id()
             ))),
-            _ => {
-                let also = |conn: &rusqlite::Connection| match &feed_cursor {
-                    Some(v) => state::save_cursor_on(conn, &cursor_peer, CursorKind::Feed, v, now),
-                    None => Ok(()),
-                };
-                sharing::accept_bundle_then(c, &me, &identities, &body, now, &also)
-            }
+            _ => sharing::accept_bundle(c, &me, &identities, &body, now),
         };
         match result {
             Ok(Accepted::New { .. }) => {
@@ -464,10 +472,7 @@ async fn fetch_bundle(
             // protocol.md §3.4: not bad, only early; retried next round.
             Err(SharingError::Rejected(e)) if e.is_retryable() => Ok(Fetched::Deferred),
             Err(e) => {
-                let reason = match &e {
-                    SharingError::Rejected(b) => format!("{}: {e}", b.rule()),
-                    _ => e.to_string(),
-                };
+                let reason = refusal_reason(&e);
                 sharing::quarantine(c, &body, &reason, &source, now).map_err(sharing_store)?;
                 metrics.bundle_quarantined(circle_id);
                 tracing::warn!(%source, %reason, "bundle quarantined");
@@ -479,17 +484,9 @@ async fn fetch_bundle(
     .map_err(PeerError::from)
 }
 
-fn count(out: &mut PeerReport, f: &Fetched) {
-    match f {
-        Fetched::New => out.bundles_new += 1,
-        Fetched::Held => out.already_held += 1,
-        Fetched::Quarantined => out.quarantined += 1,
-        Fetched::Deferred => out.deferred += 1,
-        Fetched::Absent => {}
-    }
-}
-
-/// protocol.md §5.2 step 3.
+/// protocol.md §5.2 step 3: the headers after our cursor; the objects we lack are fetched
+/// `fetch_batch` at a time (`bundles?ids=`, §4.9.3) and each batch is stored in one commit with
+/// the cursor that covers it (§3.29, §5.3).
 async fn pull_feed(
     syncer: &Syncer,
     handle: &Arc<CircleHandle>,
@@ -503,52 +500,45 @@ async fn pull_feed(
     let p = peer.clone();
     let mut cursor = on_store(handle, move |c| state::cursor(c, &p, CursorKind::Feed)).await??;
     let limit = format!("limit={}", syncer.0.options.feed_limit.clamp(1, 200));
+    let batch = syncer
+        .0
+        .options
+        .fetch_batch
+        .clamp(1, wire::MAX_BUNDLE_BATCH);
     loop {
         let route = with_after("feed", cursor.as_deref(), &limit);
         let page: FeedPage = get_json(client, clock, circle, &route, false)
             .await?
             .ok_or_else(|| PeerError::Roster("no feed".into()))?;
-        let mut deferred = false;
-        // The cursor of the last item handled but not yet saved with a stored object.
-        let mut unsaved: Option<String> = None;
-        for item in page.items {
-            let me = syncer.0.me.clone();
-            let (id, header) = (item.object, item.header);
-            if on_store(handle, move |c| holds(c, &id, &header, &me)).await?? {
-                out.already_held += 1;
-                unsaved = Some(item.cursor);
-                continue;
+        let items = Arc::new(page.items);
+        let me = syncer.0.me.clone();
+        let listed = Arc::clone(&items);
+        let lacking: Vec<usize> = on_store(handle, move |c| {
+            let mut lacking = Vec::new();
+            for (i, item) in listed.iter().enumerate() {
+                if !holds(c, &item.object, &item.header, &me)? {
+                    lacking.push(i);
+                }
             }
-            let fetched =
-                fetch_bundle(syncer, handle, client, &peer, id, clock, Some(&item.cursor)).await?;
-            count(out, &fetched);
-            match fetched {
-                // Stored together with its cursor (protocol.md §5.3).
-                Fetched::New => {
-                    unsaved = None;
-                    // After a bundle's transaction (with its cursor) has committed.
-                    super::crash_point("sync-feed-after-bundle");
-                }
-                Fetched::Deferred => {
-                    deferred = true;
-                    break;
-                }
-                Fetched::Held | Fetched::Absent | Fetched::Quarantined => {
-                    unsaved = Some(item.cursor);
-                }
+            Ok::<_, StoreError>(lacking)
+        })
+        .await??;
+        out.already_held += items.len() - lacking.len();
+        let mut deferred = false;
+        for chunk in lacking.chunks(batch) {
+            let objects = fetch_batch(client, clock, circle, &items, chunk).await?;
+            deferred = store_batch(syncer, handle, &peer, &items, objects, clock, out).await?;
+            // After a batch's transaction (with its cursor) has committed.
+            super::crash_point("sync-feed-after-batch");
+            if deferred {
+                break;
             }
         }
-        // After a deferral the cursor stays before the deferred bundle, which is asked for again
-        // once our roster has caught up (protocol.md §3.4); otherwise it covers the whole page,
-        // hidden rows included.
-        let value = if deferred {
-            unsaved
-        } else {
-            Some(page.next.clone())
-        };
-        if let Some(value) = value {
-            let now = clock.now();
-            let p = peer.clone();
+        // After a deferral the cursor stays before the deferred bundle (saved with its batch),
+        // which is asked for again once our roster has caught up (protocol.md §3.4); otherwise
+        // it covers the whole page, hidden rows included.
+        if !deferred {
+            let (value, now, p) = (page.next.clone(), clock.now(), peer.clone());
             on_store(handle, move |c| {
                 state::save_cursor(c, &p, CursorKind::Feed, &value, now)
             })
@@ -563,6 +553,168 @@ async fn pull_feed(
             return Ok(());
         }
     }
+}
+
+/// What a batch request brought: objects by the page index of the item that asked for them,
+/// and objects that answer nothing asked (kept for the quarantine).
+struct BatchObjects {
+    asked: Vec<(usize, Vec<u8>)>,
+    unasked: Vec<Vec<u8>>,
+}
+
+/// GETs `bundles?ids=` for the items at `chunk` until each was sent or said absent. An answer
+/// that stopped at its byte budget (§4.9.3) is followed by another for the rest.
+async fn fetch_batch(
+    client: &PeerClient,
+    clock: &Arc<dyn Clock>,
+    circle: EnvelopeId,
+    items: &[wire::FeedItem],
+    chunk: &[usize],
+) -> Result<BatchObjects, PeerError> {
+    let mut pending: Vec<usize> = chunk.to_vec();
+    let mut got = BatchObjects {
+        asked: Vec::new(),
+        unasked: Vec::new(),
+    };
+    while !pending.is_empty() {
+        let ids: Vec<String> = pending.iter().map(|&i| items[i].object.to_hex()).collect();
+        let route = format!("bundles?ids={}", ids.join(","));
+        let label = format!("bundles?ids= ({} ids)", ids.len());
+        let (status, body) = call_capped(
+            client,
+            clock,
+            circle,
+            Method::GET,
+            &route,
+            None,
+            MAX_BATCH_ANSWER_BYTES,
+        )
+        .await?;
+        if status != StatusCode::OK {
+            return Err(status_error(&label, status, &body));
+        }
+        let answer: wire::BundleBatch =
+            serde_json::from_slice(&body).map_err(|e| PeerError::Malformed {
+                route: label.clone(),
+                error: e.to_string(),
+            })?;
+        let before = pending.len();
+        pending.retain(|&i| !answer.absent.contains(&items[i].object));
+        for raw in answer.objects {
+            let bytes = raw.get().as_bytes().to_vec();
+            let id = debrief_protocol::bundle::BundleObject::parse(&bytes)
+                .ok()
+                .map(|o| o.id());
+            match pending.iter().position(|&i| Some(items[i].object) == id) {
+                Some(at) => got.asked.push((pending.remove(at), bytes)),
+                // Refused like any bad object: quarantined, and the round goes on.
+                None => got.unasked.push(bytes),
+            }
+        }
+        if pending.len() == before {
+            // Nothing asked for came back: asking again would loop.
+            return Err(PeerError::Malformed {
+                route: label,
+                error: "the answer holds none of the objects asked for".into(),
+            });
+        }
+    }
+    got.asked.sort_by_key(|(i, _)| *i);
+    Ok(got)
+}
+
+/// protocol.md §3.4: an object naming a roster seq beyond ours is not bad, only early; it is
+/// asked for again next round.
+fn is_deferred(result: &sharing::BatchResult) -> bool {
+    matches!(result, Err(SharingError::Rejected(e)) if e.is_retryable())
+}
+
+/// The quarantine's reason for a refused object: the rule it broke, when it broke one.
+fn refusal_reason(e: &SharingError) -> String {
+    match e {
+        SharingError::Rejected(b) => format!("{}: {e}", b.rule()),
+        _ => e.to_string(),
+    }
+}
+
+/// Stores one batch in one transaction (`sharing::accept_bundles`), with the feed cursor that
+/// covers it: the last item of the batch, or, when an object is deferred (§3.4), the item just
+/// before it. Refused objects are quarantined after the commit. Returns whether one was deferred.
+async fn store_batch(
+    syncer: &Syncer,
+    handle: &Arc<CircleHandle>,
+    peer: &MemberId,
+    items: &Arc<Vec<wire::FeedItem>>,
+    objects: BatchObjects,
+    clock: &Arc<dyn Clock>,
+    out: &mut PeerReport,
+) -> Result<bool, PeerError> {
+    let Some(last) = objects.asked.last().map(|(i, _)| *i) else {
+        // Every id was absent: the page's cursor covers them.
+        return Ok(false);
+    };
+    let me = syncer.0.me.clone();
+    let identities = syncer.0.state.identities();
+    let now = clock.now();
+    let metrics = Arc::clone(&syncer.0.state.metrics);
+    let circle_id = handle.id;
+    let (items, peer) = (Arc::clone(items), peer.clone());
+    let counts = on_store(handle, move |c| {
+        let bytes: Vec<&[u8]> = objects.asked.iter().map(|(_, b)| b.as_slice()).collect();
+        let also = |conn: &rusqlite::Connection, results: &[sharing::BatchResult]| {
+            let first_deferred = results.iter().position(is_deferred);
+            let covered = match first_deferred {
+                Some(k) => objects.asked[k].0.checked_sub(1),
+                None => Some(last),
+            };
+            match covered {
+                Some(i) => {
+                    state::save_cursor_on(conn, &peer, CursorKind::Feed, &items[i].cursor, now)
+                }
+                None => Ok(()),
+            }
+        };
+        let results = sharing::accept_bundles(c, &me, &identities, &bytes, now, &also)?;
+        let mut counts = PeerReport::default();
+        let source = format!("GET bundles?ids= from {peer}");
+        let refused = results
+            .iter()
+            .zip(&bytes)
+            .filter_map(|(r, b)| match r {
+                Ok(sharing::Accepted::New { .. }) => {
+                    counts.bundles_new += 1;
+                    metrics.bundle_accepted(circle_id);
+                    None
+                }
+                Ok(sharing::Accepted::AlreadyHeld { .. }) => {
+                    counts.already_held += 1;
+                    None
+                }
+                Err(_) if is_deferred(r) => {
+                    counts.deferred += 1;
+                    None
+                }
+                Err(e) => Some((*b, refusal_reason(e))),
+            })
+            .chain(objects.unasked.iter().map(|b| {
+                let reason = "the peer sent an object that was not asked for".to_owned();
+                (b.as_slice(), reason)
+            }))
+            .collect::<Vec<_>>();
+        for (b, reason) in refused {
+            sharing::quarantine(c, b, &reason, &source, now).map_err(sharing_store)?;
+            metrics.bundle_quarantined(circle_id);
+            tracing::warn!(%source, %reason, "bundle quarantined");
+            counts.quarantined += 1;
+        }
+        Ok::<_, StoreError>(counts)
+    })
+    .await??;
+    out.bundles_new += counts.bundles_new;
+    out.already_held += counts.already_held;
+    out.deferred += counts.deferred;
+    out.quarantined += counts.quarantined;
+    Ok(counts.deferred > 0)
 }
 
 /// protocol.md §5.2 step 4: our own bundles, offered with `PUT`.
@@ -713,7 +865,7 @@ pub async fn fill_gaps(
     for id in missing {
         for target in answered {
             let client = client_for(syncer, target)?;
-            match fetch_bundle(syncer, handle, &client, &target.member, id, clock, None).await {
+            match fetch_bundle(syncer, handle, &client, &target.member, id, clock).await {
                 Ok(Fetched::New) => {
                     fetched += 1;
                     break;
