@@ -5,8 +5,10 @@
 //! ciphertext hash, and signs a [`ChainLink`] over the header id. [`seal`] does that; [`open`]
 //! checks a received [`BundleObject`] cheapest first, each check citing its rule, and decrypts
 //! only when this member is a recipient; [`verify_header_only`] runs every check before
-//! decryption (relays, non-recipients); [`verify_link`] checks a chain link on its own; and
-//! [`AuthorChain`] finds gaps, reordering and equivocation in an author's chain.
+//! decryption (relays, non-recipients); [`seal_own`] and [`open_own`] let the author's node
+//! store its own bundle without decrypting it again (protocol.md §3.33); [`verify_link`]
+//! checks a chain link on its own; and [`AuthorChain`] finds gaps, reordering and
+//! equivocation in an author's chain.
 //!
 //! Everything here is checked against the roster *as it was* at the seq a header names, through
 //! the [`RosterHistory`](crate::membership::RosterHistory) trait.
@@ -25,9 +27,9 @@ pub use age_header::{
 };
 pub use chain::{AuthorChain, ChainError, EquivocationProof, Inserted};
 pub use errors::{BundleError, Part};
-pub use open::{CheckedBundle, OpenedBundle, open, verify_header_only, verify_link};
+pub use open::{CheckedBundle, OpenedBundle, open, open_own, verify_header_only, verify_link};
 pub use rules::{TargetInfo, check_target};
-pub use seal::{SealRequest, seal};
+pub use seal::{SealRequest, Sealed, seal, seal_own};
 pub use types::{
     Audience, BundleBody, BundleContent, BundleHeader, BundleId, BundleKind, BundleObject,
     ChainLink, ENC_AGE_X25519_V1, Recipient, RosterRef, TargetRef, Tlp, recipients_digest,

@@ -1,5 +1,6 @@
 //! Receiving: every check before decryption ([`verify_header_only`]), chain links on their own
-//! ([`verify_link`]), and opening a bundle this member is a recipient of ([`open`]).
+//! ([`verify_link`]), opening a bundle this member is a recipient of ([`open`]), and checking
+//! the author's own just-sealed bundle without decrypting it again ([`open_own`]).
 
 use std::fmt;
 use std::io::Read as _;
@@ -18,6 +19,7 @@ use super::errors::{BundleError, Part, from_envelope_error};
 use super::rules::{
     check_body, check_circle, check_header_fields, check_roster_and_author, check_within_tip,
 };
+use super::seal::Sealed;
 use super::types::{BundleContent, BundleHeader, BundleObject, ChainLink};
 use super::{MAX_CIPHERTEXT_BYTES, MAX_HEADER_PAYLOAD_BYTES, MAX_LINK_PAYLOAD_BYTES};
 use crate::ids::Sha256Digest;
@@ -58,7 +60,8 @@ impl fmt::Debug for CheckedBundle {
 }
 
 /// A bundle that passed every check of protocol.md §3.1–§3.25 and was decrypted. Only [`open`]
-/// makes one.
+/// makes one, and [`open_own`] for a bundle this process sealed, whose plaintext it already
+/// holds (protocol.md §3.33).
 #[derive(Clone)]
 pub struct OpenedBundle {
     header: Verified<BundleHeader>,
@@ -328,24 +331,75 @@ pub fn open(
     identities: &[age::x25519::Identity],
     now: Timestamp,
 ) -> Result<OpenedBundle, BundleError> {
+    let (checked, mine) = check_for_recipient(bundle, roster, me, now)?;
+    // protocol.md §3.21: an identity of ours is the one the author encrypted to.
+    let identity = identities
+        .iter()
+        .find(|i| i.to_public().to_string() == mine)
+        .ok_or(BundleError::NoMatchingIdentity)?;
+    // protocol.md §3.22: our own bounded, linear parse before age's.
+    let recipient_count = checked.header.value().recipients.len();
+    check_age_header(bundle.ciphertext(), recipient_count).map_err(BundleError::AgeHeader)?;
+    // protocol.md §3.23
+    let plaintext = decrypt(bundle.ciphertext(), identity)?;
+    check_inner(checked, &plaintext)
+}
+
+/// Checks the author's own just-sealed bundle for member `me` exactly as [`open`] would
+/// (protocol.md §3.33): §3.1–§3.20, `me` among the recipients (§3.21), our parse of the age
+/// header (§3.22), then the inner envelope (§3.24) and its agreement with the header (§3.25,
+/// §3.16), on the inner bytes `sealed` carries. Only the decryption (§3.23), and with it the
+/// lookup of a matching age identity, is skipped.
+///
+/// That is safe because those bytes are the plaintext [`seal_own`](super::seal_own) encrypted
+/// into this very ciphertext in this process; the header's `ciphertext_sha256`, checked by
+/// [`verify_header_only`] (§3.18), binds that ciphertext to the signed header; and [`Sealed`]
+/// can only be made by `seal_own`, so the inner bytes cannot be paired with another object.
+/// Anything received from elsewhere, including one's own bundle from a peer, goes through
+/// [`open`].
+pub fn open_own(
+    sealed: &Sealed,
+    roster: &dyn RosterHistory,
+    me: &MemberId,
+    now: Timestamp,
+) -> Result<OpenedBundle, BundleError> {
+    let bundle = sealed.object();
+    let (checked, _) = check_for_recipient(bundle, roster, me, now)?;
+    // protocol.md §3.22: the same bounded parse a receiver makes, though age never reads it here.
+    let recipient_count = checked.header.value().recipients.len();
+    check_age_header(bundle.ciphertext(), recipient_count).map_err(BundleError::AgeHeader)?;
+    // protocol.md §3.33: no §3.23; the plaintext is the one sealed into this ciphertext.
+    check_inner(checked, sealed.inner_envelope())
+}
+
+/// protocol.md §3.1–§3.21: every check before decryption, then whether `me` is a recipient.
+/// Returns the age recipient listed for `me`.
+fn check_for_recipient(
+    bundle: &BundleObject,
+    roster: &dyn RosterHistory,
+    me: &MemberId,
+    now: Timestamp,
+) -> Result<(CheckedBundle, String), BundleError> {
     let checked = verify_header_only(bundle, roster, now)?;
-    let h = checked.header.value();
     // protocol.md §3.21: never decrypt what was not sent to us.
-    let mine = h
+    let mine = checked
+        .header
+        .value()
         .recipients
         .iter()
         .find(|r| &r.member == me)
-        .ok_or(BundleError::NotARecipient)?;
-    let identity = identities
-        .iter()
-        .find(|i| i.to_public().to_string() == mine.age_recipient)
-        .ok_or(BundleError::NoMatchingIdentity)?;
-    // protocol.md §3.22: our own bounded, linear parse before age's.
-    check_age_header(bundle.ciphertext(), h.recipients.len()).map_err(BundleError::AgeHeader)?;
-    // protocol.md §3.23
-    let plaintext = decrypt(bundle.ciphertext(), identity)?;
+        .ok_or(BundleError::NotARecipient)?
+        .age_recipient
+        .clone();
+    Ok((checked, mine))
+}
+
+/// protocol.md §3.24, §3.25 and §3.16: everything after the decryption, on the plaintext; the
+/// one place these checks live, for [`open`] and [`open_own`] alike.
+fn check_inner(checked: CheckedBundle, plaintext: &[u8]) -> Result<OpenedBundle, BundleError> {
+    let h = checked.header.value();
     // protocol.md §3.24: the inner envelope, signed by the same author key as the header.
-    let inner_env = Envelope::from_json(&plaintext).map_err(|e| BundleError::Malformed {
+    let inner_env = Envelope::from_json(plaintext).map_err(|e| BundleError::Malformed {
         part: Part::Inner,
         message: e.to_string(),
     })?;

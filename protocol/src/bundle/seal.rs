@@ -1,5 +1,6 @@
 //! Sealing: sign the inner content, encrypt it with age in memory, sign the outer header over
-//! the ciphertext, sign the chain link over the header (protocol.md §3.27).
+//! the ciphertext, sign the chain link over the header (protocol.md §3.27). [`seal_own`] also
+//! hands back the inner bytes it encrypted, for storing one's own bundle (protocol.md §3.33).
 
 use std::fmt;
 use std::io::Write as _;
@@ -58,11 +59,59 @@ impl fmt::Debug for SealRequest<'_> {
     }
 }
 
+/// A bundle this process has just sealed, together with the exact inner envelope bytes that
+/// were encrypted into its ciphertext (protocol.md §3.33). Only [`seal_own`] makes one: the
+/// inner bytes are private, there is no other constructor, and it is neither `Clone` nor
+/// `Deserialize`, so they cannot be paired with any other object. [`open_own`](super::open_own)
+/// checks it without decrypting.
+pub struct Sealed {
+    object: BundleObject,
+    /// `inner.to_json()`: the plaintext handed to age.
+    inner: Vec<u8>,
+}
+
+impl Sealed {
+    /// The sealed bundle object, exactly as it will be sent.
+    pub fn object(&self) -> &BundleObject {
+        &self.object
+    }
+
+    /// The sealed bundle object, dropping the inner bytes.
+    pub fn into_object(self) -> BundleObject {
+        self.object
+    }
+
+    /// The inner envelope bytes encrypted into [`Self::object`]'s ciphertext; only the bundle
+    /// module reads them, to check them as a recipient would after decrypting.
+    pub(super) fn inner_envelope(&self) -> &[u8] {
+        &self.inner
+    }
+}
+
+impl fmt::Debug for Sealed {
+    // The inner bytes are the plaintext: never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealed")
+            .field("id", &self.object.id())
+            .field("inner_len", &self.inner.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Seals a bundle (protocol.md §3.27); see [`seal_own`], of which this keeps only the object.
+pub fn seal(req: SealRequest<'_>) -> Result<BundleObject, BundleError> {
+    seal_own(req).map(Sealed::into_object)
+}
+
 /// Seals a bundle (protocol.md §3.27): refuses when sharing is frozen or the roster is stale,
 /// applies every rule a receiver will (§3.7–§3.17, and §3.26 against the target), then signs
 /// the inner content, encrypts it to the recipients (always including the author), signs the
 /// header and the chain link, and checks the result as a receiver would.
-pub fn seal(req: SealRequest<'_>) -> Result<BundleObject, BundleError> {
+///
+/// Returns the object with the inner envelope bytes that were encrypted, so that the author's
+/// node can store its own bundle with [`open_own`](super::open_own) instead of decrypting it
+/// again (protocol.md §3.33).
+pub fn seal_own(req: SealRequest<'_>) -> Result<Sealed, BundleError> {
     let roster = req.roster;
     // protocol.md §3.27: no sharing while a fork is unresolved, nor on a stale view of the roster.
     if roster.is_frozen() {
@@ -162,8 +211,10 @@ pub fn seal(req: SealRequest<'_>) -> Result<BundleObject, BundleError> {
     };
     let inner = Envelope::sign(&content, PayloadType::BundleContent, req.signer)
         .map_err(BundleError::Sign)?;
-    // (2) encrypted in memory to every recipient.
-    let ciphertext = encrypt(&header.recipients, &inner.to_json())?;
+    // (2) encrypted in memory to every recipient. These exact bytes are what `Sealed` carries
+    // (protocol.md §3.33).
+    let inner = inner.to_json();
+    let ciphertext = encrypt(&header.recipients, &inner)?;
     // (3) the header over the ciphertext, and the chain link over the header.
     header.ciphertext_sha256 = Sha256Digest::of(&ciphertext);
     header.ciphertext_len = ciphertext.len() as u64;
@@ -183,7 +234,7 @@ pub fn seal(req: SealRequest<'_>) -> Result<BundleObject, BundleError> {
     let object = BundleObject::new(link_env, header_env, ciphertext);
     // What we send, a receiver accepts: check it as one would.
     verify_header_only(&object, roster, req.now)?;
-    Ok(object)
+    Ok(Sealed { object, inner })
 }
 
 /// protocol.md §3.15: circle-wide labels go to every member at the roster seq; RED to the named members and
@@ -249,4 +300,188 @@ fn encrypt(recipients: &[Recipient], plaintext: &[u8]) -> Result<Vec<u8>, Bundle
     writer.write_all(plaintext).map_err(io)?;
     writer.finish().map_err(io)?;
     Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::bundle::open::open_own;
+    use crate::envelope::PublicKey;
+    use crate::ids::KeyId;
+    use crate::membership::{AuthorKey, MemberAt};
+    use crate::profile::{Industry, OrgProfile, Region, SizeBand};
+    use ed25519_dalek::SigningKey;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_795_600_800);
+
+    /// A circle whose whole history is its genesis (seq 0): members with one key each.
+    struct GenesisRoster {
+        circle: EnvelopeId,
+        members: Vec<(PublicKey, String)>,
+    }
+
+    impl GenesisRoster {
+        fn find(&self, member: &MemberId) -> Option<&(PublicKey, String)> {
+            self.members.iter().find(|(k, _)| &k.member_id() == member)
+        }
+
+        fn at(key: &PublicKey, enc: &str) -> MemberAt {
+            MemberAt {
+                member: key.member_id(),
+                org: "Org".into(),
+                profile: OrgProfile {
+                    industry: Industry::Saas,
+                    size_band: SizeBand::S,
+                    region: Region::Europe,
+                },
+                signing_key: *key,
+                enc_recipient: enc.to_owned(),
+                is_maintainer: false,
+                deny_terms: Vec::new(),
+            }
+        }
+    }
+
+    impl RosterHistory for GenesisRoster {
+        fn circle_id(&self) -> EnvelopeId {
+            self.circle
+        }
+        fn head(&self) -> (u64, EnvelopeId) {
+            (0, self.circle)
+        }
+        fn event_id_at(&self, seq: u64) -> Option<EnvelopeId> {
+            (seq == 0).then_some(self.circle)
+        }
+        fn member_at(&self, seq: u64, member: &MemberId) -> Option<MemberAt> {
+            let (k, enc) = self.find(member).filter(|_| seq == 0)?;
+            Some(Self::at(k, enc))
+        }
+        fn members_at(&self, seq: u64) -> Vec<MemberAt> {
+            let mut out: Vec<MemberAt> = self
+                .members
+                .iter()
+                .filter(|_| seq == 0)
+                .map(|(k, enc)| Self::at(k, enc))
+                .collect();
+            out.sort_by(|a, b| a.member.cmp(&b.member));
+            out
+        }
+        fn author_key(&self, _seq: u64, member: &MemberId, key: &KeyId) -> Option<AuthorKey> {
+            let (k, _) = self.find(member).filter(|(k, _)| &k.key_id() == key)?;
+            Some(AuthorKey {
+                key: *k,
+                retired_at: None,
+            })
+        }
+        fn is_frozen(&self) -> bool {
+            false
+        }
+    }
+
+    fn green_report<'a>(
+        roster: &'a GenesisRoster,
+        signer: &'a SigningKey,
+        bundle: u8,
+    ) -> SealRequest<'a> {
+        SealRequest {
+            roster,
+            roster_fresh_as_of: NOW,
+            max_roster_age_secs: 86_400,
+            author: signer.public_key().member_id(),
+            signer,
+            author_seq: 1,
+            prev_link: None,
+            bundle_id: BundleId([bundle; 16]),
+            kind: BundleKind::Report,
+            target: None,
+            tlp: Tlp::Green,
+            named: Vec::new(),
+            body: BundleBody::Report(serde_json::json!({"title": "DNS outage", "severity": 2})),
+            now: NOW,
+        }
+    }
+
+    /// protocol.md §3.33: `open_own` really runs §3.24–§3.25 on the inner bytes it is given, so
+    /// inner bytes that were not sealed into this object are refused.
+    #[test]
+    fn open_own_refuses_inner_bytes_of_another_bundle() {
+        let (a, b) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+        );
+        let roster = GenesisRoster {
+            circle: EnvelopeId(Sha256Digest::of(b"unit test circle")),
+            members: [&a, &b]
+                .iter()
+                .map(|k| {
+                    let age = age::x25519::Identity::generate();
+                    (k.public_key(), age.to_public().to_string())
+                })
+                .collect(),
+        };
+        let me = a.public_key().member_id();
+        let first = seal_own(green_report(&roster, &a, 1)).unwrap();
+        let other_by_a = seal_own(green_report(&roster, &a, 2)).unwrap();
+        let other_by_b = seal_own(green_report(&roster, &b, 3)).unwrap();
+        // Untouched, it opens: what follows fails only because of the swap.
+        let opened = open_own(&first, &roster, &me, NOW).unwrap();
+        assert_eq!(opened.header().id(), first.object().id());
+
+        // The same author's valid inner content of another bundle: signed by the right key, but
+        // it names another bundle id (§3.25).
+        let swapped = Sealed {
+            object: first.object().clone(),
+            inner: other_by_a.inner_envelope().to_vec(),
+        };
+        assert_eq!(
+            open_own(&swapped, &roster, &me, NOW).unwrap_err(),
+            BundleError::InnerMismatch { field: "bundle id" }
+        );
+
+        // Another author's inner content: not signed by the header's key (§3.24).
+        let swapped = Sealed {
+            object: first.object().clone(),
+            inner: other_by_b.inner_envelope().to_vec(),
+        };
+        assert_eq!(
+            open_own(&swapped, &roster, &me, NOW).unwrap_err(),
+            BundleError::BadSignature { part: Part::Inner }
+        );
+
+        // Bytes that are not an envelope at all (§3.24).
+        let swapped = Sealed {
+            object: first.into_object(),
+            inner: b"not an envelope".to_vec(),
+        };
+        assert!(matches!(
+            open_own(&swapped, &roster, &me, NOW).unwrap_err(),
+            BundleError::Malformed {
+                part: Part::Inner,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn debug_shows_the_id_and_length_never_the_plaintext() {
+        let a = SigningKey::from_bytes(&[1; 32]);
+        let roster = GenesisRoster {
+            circle: EnvelopeId(Sha256Digest::of(b"unit test circle")),
+            members: vec![(
+                a.public_key(),
+                age::x25519::Identity::generate().to_public().to_string(),
+            )],
+        };
+        let sealed = seal_own(green_report(&roster, &a, 1)).unwrap();
+        let shown = format!("{sealed:?}");
+        assert_eq!(
+            shown,
+            format!(
+                "Sealed {{ id: {:?}, inner_len: {}, .. }}",
+                sealed.object().id(),
+                sealed.inner_envelope().len()
+            )
+        );
+    }
 }
