@@ -189,6 +189,55 @@ enum Source<'a> {
         object: &'a BundleObject,
         identities: &'a [age::x25519::Identity],
     },
+    /// A bundle this process has just sealed: every check but the decryption, whose result it
+    /// already holds (protocol.md §3.33).
+    Own {
+        sealed: &'a bundle::Sealed,
+        identities: &'a [age::x25519::Identity],
+    },
+}
+
+impl Source<'_> {
+    fn object(&self) -> &BundleObject {
+        match self {
+            Source::Received { object, .. } => object,
+            Source::Own { sealed, .. } => sealed.object(),
+        }
+    }
+
+    /// Opens the bundle for `me`, a listed recipient.
+    fn open(
+        &self,
+        roster: &Roster,
+        me: &MemberId,
+        now: Timestamp,
+    ) -> Result<bundle::OpenedBundle, SharingError> {
+        match self {
+            Source::Received { object, identities } => {
+                Ok(bundle::open(object, roster, me, identities, now)?)
+            }
+            Source::Own { sealed, identities } => {
+                let opened = bundle::open_own(sealed, roster, me, now)?;
+                // protocol.md §3.21, the half `open_own` cannot do: we hold the age identity
+                // our recipient entry names, so this node can read its own bundle again later
+                // (`debrief reindex`).
+                let listed = opened
+                    .header()
+                    .value()
+                    .recipients
+                    .iter()
+                    .find(|r| &r.member == me)
+                    .map(|r| r.age_recipient.clone());
+                let held = identities
+                    .iter()
+                    .any(|i| Some(i.to_public().to_string()) == listed);
+                if !held {
+                    return Err(BundleError::NoMatchingIdentity.into());
+                }
+                Ok(opened)
+            }
+        }
+    }
 }
 
 /// A bundle that passed every check of protocol.md §3.29 and is ready to be written.
@@ -219,8 +268,7 @@ fn check_bundle(
     source: Source<'_>,
     now: Timestamp,
 ) -> Result<Checked, SharingError> {
-    let Source::Received { object, identities } = source;
-    let checked = bundle::verify_header_only(object, roster, now)?;
+    let checked = bundle::verify_header_only(source.object(), roster, now)?;
     let header_id = checked.header().id();
     let h = checked.header().value().clone();
     let link_held = conn
@@ -240,7 +288,7 @@ fn check_bundle(
     }
     // protocol.md §3.5: never decrypt unless we are a listed recipient.
     let (readability, content) = if h.is_recipient(me) {
-        let opened = bundle::open(object, roster, me, identities, now)?;
+        let opened = source.open(roster, me, now)?;
         (Readability::Opened, Some(opened.content().value().clone()))
     } else if h.tlp == Tlp::Red {
         (Readability::LinkOnly, None)
@@ -1021,8 +1069,9 @@ pub struct Shared {
     pub newly_admitted: Vec<(String, String)>,
 }
 
-/// Seals and stores a new bundle of ours: the next link of our author chain, checked by the
-/// same [`accept_bundle`] that checks everyone else's bundles.
+/// Seals and stores a new bundle of ours: the next link of our author chain, checked like
+/// everyone else's bundles except for decrypting what we have just encrypted (protocol.md
+/// §3.33).
 pub fn share(
     circle: &mut Circle,
     me: &MemberId,
@@ -1065,7 +1114,7 @@ pub fn share(
             })?),
             None => None,
         };
-    let object = bundle::seal(SealRequest {
+    let sealed = bundle::seal_own(SealRequest {
         roster: &circle.roster,
         roster_fresh_as_of: fresh,
         max_roster_age_secs: circle.roster.policy().max_roster_age_secs,
@@ -1081,11 +1130,38 @@ pub fn share(
         body: req.body,
         now,
     })?;
+    let object = sealed.object();
     let header: BundleHeader = object
         .header()
         .unverified_payload()
         .map_err(|e| SharingError::Refused(e.to_string()))?;
-    accept_bundle(circle, me, identities, object.as_bytes(), now)?;
+    // Read before this share records its own roster seq.
+    let last: Option<String> = circle.store.meta("last_share_roster_seq")?;
+    // protocol.md §3.33: stored after every check a receiver makes but the decryption.
+    let source = Source::Own {
+        sealed: &sealed,
+        identities,
+    };
+    let ready = match check_bundle(circle.store.conn(), &circle.roster, me, source, now)? {
+        Checked::Ready(ready) => ready,
+        Checked::Held(_) => {
+            return Err(SharingError::Refused(format!(
+                "the bundle just sealed, {}, is already stored",
+                object.id()
+            )));
+        }
+    };
+    // The bundle and the roster seq it was shared at, in one transaction.
+    crate::store::atomically(circle.store.conn(), |tx| {
+        write_bundle(tx, object, &ready, now)?;
+        crate::store::circle::set_meta(
+            tx,
+            "last_share_roster_seq",
+            &header.roster.seq.to_string(),
+        )?;
+        Ok::<_, SharingError>(())
+    })?;
+    after_commit(circle, &[&ready])?;
     let name = |m: &MemberId| {
         circle
             .roster
@@ -1097,7 +1173,6 @@ pub fn share(
         .iter()
         .map(|r| (r.member.to_string(), name(&r.member)))
         .collect();
-    let last: Option<String> = circle.store.meta("last_share_roster_seq")?;
     let mut newly_admitted = Vec::new();
     if let Some(last) = last.and_then(|s| s.parse::<u64>().ok()) {
         let before: BTreeSet<MemberId> = circle
@@ -1112,9 +1187,6 @@ pub fn share(
             }
         }
     }
-    let tx = circle.store.transaction()?;
-    crate::store::circle::set_meta(&tx, "last_share_roster_seq", &header.roster.seq.to_string())?;
-    tx.commit()?;
     Ok(Shared {
         bundle: header.bundle.to_hex(),
         object: object.id().to_hex(),

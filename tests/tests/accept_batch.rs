@@ -126,7 +126,7 @@ fn a_batch_commits_once_and_a_bad_object_in_it_leaves_nothing_of_itself() {
             "rejected §3.18",
             "new",
             "held",
-            "rejected §3.1",
+            "rejected §3.2",
             "new",
             "equivocation"
         ]
