@@ -136,10 +136,10 @@ pub type AlsoWithBatch<'a> =
 
 /// Verifies and stores a batch of bundle objects in **one** transaction (protocol.md §3.29,
 /// group commit): each object is checked exactly as by [`accept_bundle`], sees the objects
-/// stored before it in the batch, and is written under its own savepoint, so a refused object
-/// leaves nothing of itself while the others stay. Nothing of the batch is durable before the
-/// single commit; a storage error rolls the whole batch back and is returned. Refused objects
-/// are returned for the caller to [`quarantine`], in the order given.
+/// stored before it in the batch, and is written only once all its checks passed, so a refused
+/// object leaves nothing of itself while the others stay. Nothing of the batch is durable before
+/// the single commit; a storage error rolls the whole batch back and is returned. Refused
+/// objects are returned for the caller to [`quarantine`], in the order given.
 pub fn accept_bundles(
     circle: &mut Circle,
     me: &MemberId,
@@ -148,28 +148,64 @@ pub fn accept_bundles(
     now: Timestamp,
     also: AlsoWithBatch<'_>,
 ) -> Result<Vec<BatchResult>, StoreError> {
+    if let Some(results) = accept_batch_once(circle, me, identities, objects, now, also)? {
+        return Ok(results);
+    }
+    // A write failed for a reason of its own, not the store's: nothing of the batch was kept.
+    // One transaction per object instead, so only that object is refused.
+    let mut results = Vec::with_capacity(objects.len());
+    for bytes in objects {
+        match accept_bundle(circle, me, identities, bytes, now) {
+            Err(SharingError::Store(e)) => return Err(e),
+            other => results.push(other),
+        }
+    }
+    let tx = circle.store.transaction()?;
+    also(&tx, &results)?;
+    tx.commit()?;
+    Ok(results)
+}
+
+/// One try at a batch in one transaction. The rows of an object are written without a
+/// savepoint of their own: its checks all ran before its first write, and a savepoint per
+/// object would make SQLite's full-text index flush on every release (docs/benchmarks.md,
+/// ingest). So a write that fails after the checks (a stored row that no longer parses, say)
+/// abandons the whole transaction: `None`, and the caller accepts the batch object by object.
+fn accept_batch_once(
+    circle: &mut Circle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    objects: &[&[u8]],
+    now: Timestamp,
+    also: AlsoWithBatch<'_>,
+) -> Result<Option<Vec<BatchResult>>, StoreError> {
     let mut results = Vec::with_capacity(objects.len());
     let mut written = Vec::new();
     let tx = circle.store.transaction()?;
     for bytes in objects {
-        let result = (|| {
-            let object = BundleObject::parse(bytes)?;
-            let source = Source::Received {
-                object: &object,
-                identities,
-            };
-            match check_bundle(&tx, &circle.roster, me, source, now)? {
-                Checked::Held(accepted) => Ok(accepted),
-                Checked::Ready(ready) => {
-                    let accepted = write_bundle(&tx, &object, &ready, now)?;
-                    written.push(ready);
-                    Ok(accepted)
+        let checked = BundleObject::parse(bytes)
+            .map_err(SharingError::from)
+            .and_then(|object| {
+                let source = Source::Received {
+                    object: &object,
+                    identities,
+                };
+                Ok((check_bundle(&tx, &circle.roster, me, source, now)?, object))
+            });
+        match checked {
+            Ok((Checked::Held(accepted), _)) => results.push(Ok(accepted)),
+            Ok((Checked::Ready(ready), object)) => {
+                match write_bundle_rows(&tx, &object, &ready, now) {
+                    Ok(accepted) => {
+                        results.push(Ok(accepted));
+                        written.push(ready);
+                    }
+                    Err(SharingError::Store(e)) => return Err(e),
+                    Err(_) => return Ok(None),
                 }
             }
-        })();
-        match result {
             Err(SharingError::Store(e)) => return Err(e),
-            other => results.push(other),
+            Err(refused) => results.push(Err(refused)),
         }
     }
     also(&tx, &results)?;
@@ -179,7 +215,7 @@ pub fn accept_bundles(
         SharingError::Store(s) => s,
         other => StoreError::Invalid(other.to_string()),
     })?;
-    Ok(results)
+    Ok(Some(results))
 }
 
 /// Where the plaintext of a bundle to store comes from.
@@ -205,19 +241,19 @@ impl Source<'_> {
         }
     }
 
-    /// Opens the bundle for `me`, a listed recipient.
+    /// Opens the bundle for `me`, a listed recipient, given its header check (so the header
+    /// and link signatures are verified once).
     fn open(
         &self,
-        roster: &Roster,
+        checked: bundle::CheckedBundle,
         me: &MemberId,
-        now: Timestamp,
     ) -> Result<bundle::OpenedBundle, SharingError> {
         match self {
             Source::Received { object, identities } => {
-                Ok(bundle::open(object, roster, me, identities, now)?)
+                Ok(bundle::open_checked(object, checked, me, identities)?)
             }
             Source::Own { sealed, identities } => {
-                let opened = bundle::open_own(sealed, roster, me, now)?;
+                let opened = bundle::open_own_checked(sealed, checked, me)?;
                 // protocol.md §3.21, the half `open_own` cannot do: we hold the age identity
                 // our recipient entry names, so this node can read its own bundle again later
                 // (`debrief reindex`).
@@ -272,11 +308,8 @@ fn check_bundle(
     let header_id = checked.header().id();
     let h = checked.header().value().clone();
     let link_held = conn
-        .query_row(
-            "SELECT 1 FROM links WHERE header_id = ?1",
-            [header_id.to_hex()],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM links WHERE header_id = ?1")?
+        .query_row([header_id.to_hex()], |_| Ok(()))
         .optional()?
         .is_some();
     if link_held
@@ -288,7 +321,7 @@ fn check_bundle(
     }
     // protocol.md §3.5: never decrypt unless we are a listed recipient.
     let (readability, content) = if h.is_recipient(me) {
-        let opened = source.open(roster, me, now)?;
+        let opened = source.open(checked.clone(), me)?;
         (Readability::Opened, Some(opened.content().value().clone()))
     } else if h.tlp == Tlp::Red {
         (Readability::LinkOnly, None)
@@ -315,68 +348,76 @@ fn check_bundle(
 }
 
 /// Writes a checked bundle: its link (unless held), the exact signed parts and every derived
-/// row, all or nothing (a savepoint, so inside a batch only this bundle is undone on failure).
+/// row, all or nothing (a savepoint: outside a transaction, the transaction itself).
 fn write_bundle(
     conn: &Connection,
     object: &BundleObject,
     ready: &Ready,
     now: Timestamp,
 ) -> Result<Accepted, SharingError> {
+    crate::store::atomically(conn, |tx| write_bundle_rows(tx, object, ready, now))
+}
+
+/// [`write_bundle`] without a savepoint: inside a batch's transaction, whose failure undoes it.
+fn write_bundle_rows(
+    tx: &Connection,
+    object: &BundleObject,
+    ready: &Ready,
+    now: Timestamp,
+) -> Result<Accepted, SharingError> {
     let h = &ready.header;
     let header_id = ready.header_id;
-    crate::store::atomically(conn, |tx| {
-        if !ready.link_held {
-            insert_link(
-                tx,
-                &ready.link.id(),
-                ready.link.value(),
-                ready.link.envelope(),
-                now,
-            )?;
+    if !ready.link_held {
+        insert_link(
+            tx,
+            &ready.link.id(),
+            ready.link.value(),
+            ready.link.envelope(),
+            now,
+        )?;
+    }
+    crash_point("accept-after-link");
+    if ready.readability != Readability::LinkOnly {
+        let ingest = next_ingest_seq(tx)?;
+        let recipients = serde_json::to_string(&h.recipient_members())
+            .map_err(|e| SharingError::Refused(e.to_string()))?;
+        tx.prepare_cached(
+            "INSERT INTO bundles (header_id, bundle_id, version, kind, author, author_seq,
+                 roster_seq, tlp, target_header, target_bundle, recipients, created_at, header,
+                 ciphertext, readable, received_at, ingest_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        )?
+        .execute(params![
+            header_id.to_hex(),
+            h.bundle.to_hex(),
+            h.version as i64,
+            h.kind.as_str(),
+            h.author.as_str(),
+            h.author_seq as i64,
+            h.roster.seq as i64,
+            h.tlp.as_str(),
+            h.target.as_ref().map(|t| t.header.to_hex()),
+            h.target.as_ref().map(|t| t.bundle.to_hex()),
+            recipients,
+            h.created_at.unix(),
+            object.header().to_json(),
+            object.ciphertext(),
+            i64::from(ready.readability == Readability::Opened),
+            now.unix(),
+            ingest,
+        ])?;
+        crash_point("accept-after-bundle");
+        if let Some(c) = &ready.content {
+            insert_plaintext(tx, &header_id, c)?;
         }
-        crash_point("accept-after-link");
-        if ready.readability != Readability::LinkOnly {
-            let ingest = next_ingest_seq(tx)?;
-            let recipients = serde_json::to_string(&h.recipient_members())
-                .map_err(|e| SharingError::Refused(e.to_string()))?;
-            tx.execute(
-                "INSERT INTO bundles (header_id, bundle_id, version, kind, author, author_seq,
-                     roster_seq, tlp, target_header, target_bundle, recipients, created_at, header,
-                     ciphertext, readable, received_at, ingest_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-                params![
-                    header_id.to_hex(),
-                    h.bundle.to_hex(),
-                    h.version as i64,
-                    h.kind.as_str(),
-                    h.author.as_str(),
-                    h.author_seq as i64,
-                    h.roster.seq as i64,
-                    h.tlp.as_str(),
-                    h.target.as_ref().map(|t| t.header.to_hex()),
-                    h.target.as_ref().map(|t| t.bundle.to_hex()),
-                    recipients,
-                    h.created_at.unix(),
-                    object.header().to_json(),
-                    object.ciphertext(),
-                    i64::from(ready.readability == Readability::Opened),
-                    now.unix(),
-                    ingest,
-                ],
-            )?;
-            crash_point("accept-after-bundle");
-            if let Some(c) = &ready.content {
-                insert_plaintext(tx, &header_id, c)?;
-            }
-            refresh_lineage(tx, &lineage_of(h))?;
-        }
-        Ok(Accepted::New {
-            object: header_id.to_hex(),
-            bundle: h.bundle.to_hex(),
-            kind: h.kind,
-            author: h.author.to_string(),
-            readability: ready.readability,
-        })
+        refresh_lineage(tx, &lineage_of(h))?;
+    }
+    Ok(Accepted::New {
+        object: header_id.to_hex(),
+        bundle: h.bundle.to_hex(),
+        kind: h.kind,
+        author: h.author.to_string(),
+        readability: ready.readability,
     })
 }
 
@@ -394,11 +435,8 @@ fn after_commit(circle: &Circle, written: &[&Ready]) -> Result<(), SharingError>
 
 fn bundle_row_exists(conn: &Connection, header_id: &EnvelopeId) -> Result<bool, SharingError> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM bundles WHERE header_id = ?1",
-            [header_id.to_hex()],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM bundles WHERE header_id = ?1")?
+        .query_row([header_id.to_hex()], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -422,24 +460,24 @@ fn insert_link(
     // protocol.md §3.28: `check_chain` ran first; the UNIQUE (author, author_seq) constraint
     // is the backstop should two writers race.
     let ingest = next_ingest_seq(tx)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO links (link_id, author, author_seq, prev_link, header_id, audience, envelope,
              received_at, ingest_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            link_id.to_hex(),
-            link.author.as_str(),
-            link.author_seq as i64,
-            link.prev.map(|p| p.to_hex()),
-            link.header.to_hex(),
-            match link.audience {
-                Audience::Circle => "circle",
-                Audience::Named => "named",
-            },
-            env.to_json(),
-            now.unix(),
-            ingest,
-        ],
-    )?;
+    )?
+    .execute(params![
+        link_id.to_hex(),
+        link.author.as_str(),
+        link.author_seq as i64,
+        link.prev.map(|p| p.to_hex()),
+        link.header.to_hex(),
+        match link.audience {
+            Audience::Circle => "circle",
+            Audience::Named => "named",
+        },
+        env.to_json(),
+        now.unix(),
+        ingest,
+    ])?;
     Ok(())
 }
 
@@ -457,24 +495,39 @@ fn check_chain(
     let l = link.value();
     let seq = i64::try_from(l.author_seq)
         .map_err(|_| SharingError::Refused(format!("author seq {} is too large", l.author_seq)))?;
-    let neighbours: Vec<Vec<u8>> = conn
-        .prepare_cached(
-            "SELECT envelope FROM links WHERE author = ?1
-             AND (author_seq BETWEEN ?2 - 1 AND ?2 + 1 OR link_id = ?3 OR prev_link = ?4)
-             ORDER BY author_seq",
-        )?
-        .query_map(
-            params![
-                l.author.as_str(),
-                seq,
-                l.prev.map(|p| p.to_hex()),
-                link.id().to_hex()
-            ],
-            |r| r.get(0),
-        )?
+    let (me, prev) = (link.id().to_hex(), l.prev.map(|p| p.to_hex()));
+    // Three indexed lookups (not one OR, which SQLite answers by reading every link of the
+    // author): the seqs either side, the link it names, the link that names it (`+author`
+    // keeps the planner on `links_by_prev`).
+    const NEIGHBOURS: &str = "
+        SELECT author_seq, link_id, prev_link, envelope FROM links
+            WHERE author = ?1 AND author_seq BETWEEN ?2 - 1 AND ?2 + 1
+        UNION SELECT author_seq, link_id, prev_link, envelope FROM links
+            WHERE link_id = ?3 AND author = ?1
+        UNION SELECT author_seq, link_id, prev_link, envelope FROM links
+            WHERE prev_link = ?4 AND +author = ?1
+        ORDER BY 1";
+    type Row = (i64, String, Option<String>, Vec<u8>);
+    let neighbours: Vec<Row> = conn
+        .prepare_cached(NEIGHBOURS)?
+        .query_map(params![l.author.as_str(), seq, prev, me], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<Result<_, _>>()?;
+    // The common case, read from the stored fields: every neighbour fits the new link exactly
+    // as `AuthorChain::insert` would require, so there is nothing to contradict and no stored
+    // link needs verifying again. Anything else takes the full, verified path below.
+    let fits = neighbours.iter().all(|(s, id, p, _)| {
+        let same_seq = *s == seq && *id == me;
+        let before = *s == seq - 1 && Some(id) == prev.as_ref();
+        let after = *s == seq + 1 && p.as_ref() == Some(&me);
+        same_seq || before || after
+    });
+    if fits {
+        return Ok(());
+    }
     let mut chain = AuthorChain::new(l.author.clone());
-    for bytes in neighbours {
+    for (_, _, _, bytes) in neighbours {
         let env = Envelope::from_json(&bytes)
             .map_err(|e| StoreError::Invalid(format!("stored link: {e}")))?;
         // Verified when stored; one that no longer verifies (a key retired since, below its
@@ -637,10 +690,10 @@ fn insert_plaintext(
         }
         BundleBody::Text(t) => ("text", t.clone()),
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO plaintext (header_id, body_kind, body) VALUES (?1, ?2, ?3)",
-        params![header_id.to_hex(), kind, body],
-    )?;
+    )?
+    .execute(params![header_id.to_hex(), kind, body])?;
     Ok(())
 }
 
@@ -689,11 +742,8 @@ fn stored_header_on(
     header_id: &EnvelopeId,
 ) -> Result<Option<BundleHeader>, SharingError> {
     let bytes: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT header FROM bundles WHERE header_id = ?1",
-            [header_id.to_hex()],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT header FROM bundles WHERE header_id = ?1")?
+        .query_row([header_id.to_hex()], |r| r.get(0))
         .optional()?;
     let Some(bytes) = bytes else { return Ok(None) };
     let env = Envelope::from_json(&bytes)
@@ -710,7 +760,7 @@ fn stored_header_on(
 /// is held (protocol.md §3.30).
 fn refresh_lineage(tx: &Connection, bundle_id: &str) -> Result<(), SharingError> {
     // Versions we can read, lowest first; the author of the lowest is the lineage's author.
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         // A reshare carries the same version as its target; for one version the report or
         // revision itself sorts last, so it is preferred when both are readable here.
         "SELECT b.header_id, b.version, b.author, b.tlp, b.created_at, p.body
@@ -742,21 +792,22 @@ fn refresh_lineage(tx: &Connection, bundle_id: &str) -> Result<(), SharingError>
     };
     let report = report_from_body(&latest.5)?;
     let retraction: Option<(String, i64, Option<String>)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT b.header_id, b.created_at, p.body FROM bundles b
              LEFT JOIN plaintext p ON p.header_id = b.header_id
              WHERE b.kind = 'retraction' AND b.target_bundle = ?1 AND b.author = ?2
              ORDER BY b.created_at LIMIT 1",
-            params![bundle_id, author],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        )?
+        .query_row(params![bundle_id, author], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     let report_date = report
         .timeline
         .started
         .known()
         .map_or(first_shared, |t| t.unix());
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO reports (bundle_id, author, latest_header, latest_version, title, tlp,
              severity, significance, industry, report_date, first_shared_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -765,49 +816,44 @@ fn refresh_lineage(tx: &Connection, bundle_id: &str) -> Result<(), SharingError>
              tlp = excluded.tlp, severity = excluded.severity,
              significance = excluded.significance, industry = excluded.industry,
              report_date = excluded.report_date, updated_at = excluded.updated_at",
-        params![
-            bundle_id,
-            author,
-            latest.0,
-            latest.1,
-            report.title,
-            latest.3,
-            spell(&report.severity),
-            spell(&report.significance),
-            spell(&report.industry),
-            report_date,
-            first_shared,
-            latest.4,
-        ],
-    )?;
-    let rowid: i64 = tx.query_row(
-        "SELECT rowid FROM reports WHERE bundle_id = ?1",
-        [bundle_id],
-        |r| r.get(0),
-    )?;
-    tx.execute("DELETE FROM search_index WHERE rowid = ?1", [rowid])?;
-    tx.execute(
-        "DELETE FROM report_factors WHERE bundle_id = ?1",
-        [bundle_id],
-    )?;
-    tx.execute(
-        "DELETE FROM report_actions WHERE bundle_id = ?1",
-        [bundle_id],
-    )?;
+    )?
+    .execute(params![
+        bundle_id,
+        author,
+        latest.0,
+        latest.1,
+        report.title,
+        latest.3,
+        spell(&report.severity),
+        spell(&report.significance),
+        spell(&report.industry),
+        report_date,
+        first_shared,
+        latest.4,
+    ])?;
+    let rowid: i64 = tx
+        .prepare_cached("SELECT rowid FROM reports WHERE bundle_id = ?1")?
+        .query_row([bundle_id], |r| r.get(0))?;
+    tx.prepare_cached("DELETE FROM search_index WHERE rowid = ?1")?
+        .execute([rowid])?;
+    tx.prepare_cached("DELETE FROM report_factors WHERE bundle_id = ?1")?
+        .execute([bundle_id])?;
+    tx.prepare_cached("DELETE FROM report_actions WHERE bundle_id = ?1")?
+        .execute([bundle_id])?;
     if let Some((retraction_header, at, reason)) = retraction {
         // protocol.md §3.30: purge every version's body and every index row; keep the title and
         // the notice, marked.
-        tx.execute(
+        tx.prepare_cached(
             "DELETE FROM plaintext WHERE header_id IN (
                  SELECT header_id FROM bundles WHERE bundle_id = ?1
                  AND kind IN ('report', 'revision', 'reshare'))",
-            [bundle_id],
-        )?;
-        tx.execute(
+        )?
+        .execute([bundle_id])?;
+        tx.prepare_cached(
             "UPDATE reports SET retracted_at = ?2, retraction_header = ?3, retraction_reason = ?4
              WHERE bundle_id = ?1",
-            params![bundle_id, at, retraction_header, reason],
-        )?;
+        )?
+        .execute(params![bundle_id, at, retraction_header, reason])?;
         return Ok(());
     }
     let mut body = String::new();
@@ -834,39 +880,39 @@ fn refresh_lineage(tx: &Connection, bundle_id: &str) -> Result<(), SharingError>
         .iter()
         .map(|a| format!("{} {} {}", spell(&a.pattern), a.owner_role, a.description))
         .collect();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO search_index (rowid, title, summary, body, factors, actions)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            rowid,
-            report.title,
-            report.summary(),
-            body,
-            factors.join("\n"),
-            actions.join("\n")
-        ],
-    )?;
+    )?
+    .execute(params![
+        rowid,
+        report.title,
+        report.summary(),
+        body,
+        factors.join("\n"),
+        actions.join("\n")
+    ])?;
     for f in &report.factors {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO report_factors (bundle_id, factor_id, category, role)
              VALUES (?1, ?2, ?3, ?4)",
-            params![bundle_id, f.id, spell(&f.category), spell(&f.role)],
-        )?;
+        )?
+        .execute(params![bundle_id, f.id, spell(&f.category), spell(&f.role)])?;
     }
     for a in &report.actions {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO report_actions (bundle_id, action_id, kind, pattern, owner_role, status,
                  description) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                bundle_id,
-                a.id,
-                spell(&a.kind),
-                spell(&a.pattern),
-                a.owner_role,
-                spell(&a.status),
-                a.description
-            ],
-        )?;
+        )?
+        .execute(params![
+            bundle_id,
+            a.id,
+            spell(&a.kind),
+            spell(&a.pattern),
+            a.owner_role,
+            spell(&a.status),
+            a.description
+        ])?;
     }
     Ok(())
 }
@@ -1845,7 +1891,7 @@ pub const IMPORT_BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Imports JSON Lines of bundle objects from `reader`: each line is accepted, recognised as
 /// held, deferred or quarantined, and its outcome handed to `on_line`, in line order, once the
 /// batch holding it has committed; one bad line never stops the others. Lines are accepted
-/// [`IMPORT_BATCH_LINES`] to a transaction (each under its own savepoint, `accept_bundles`), so
+/// [`IMPORT_BATCH_LINES`] to a transaction (`accept_bundles`), so
 /// memory stays bounded by one batch ([`IMPORT_BATCH_BYTES`] plus one line of at most
 /// [`MAX_IMPORT_LINE_BYTES`]; a longer line is quarantined by its first bytes and skipped),
 /// whatever the length of the export (docs/benchmarks.md, "memory"). Returns how many lines were

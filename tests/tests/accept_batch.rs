@@ -1,5 +1,5 @@
 //! `sharing::accept_bundles` on a real node and SQLite file: a batch is stored in one
-//! transaction, each object checked as if alone and written under its own savepoint
+//! transaction, each object checked as if alone and written only once its checks passed
 //! (protocol.md §3.29), so a bad object in the middle leaves nothing of itself and the rest
 //! stays; an equivocation found in a batch keeps its proof.
 

@@ -895,6 +895,23 @@ async fn attack_red_bundle_or_header_requested_by_non_recipient_http() {
         .await
         .unwrap();
     assert_eq!(links.links, vec![red.link().clone()]);
+    // In a batch (§4.9.3) the RED object is listed as absent, exactly like one never held.
+    let batch = |who| {
+        let route = format!("bundles?ids={},{}", red.id(), unknown);
+        let w = &w;
+        async move {
+            let r = w.send(who, get(w.a, &route)).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<wire::BundleBatch>().await.unwrap()
+        }
+    };
+    let bob = batch(&w.bob).await;
+    assert!(bob.objects.is_empty());
+    assert_eq!(bob.absent, vec![red.id(), unknown]);
+    let alice = batch(&w.alice).await;
+    assert_eq!(alice.objects.len(), 1);
+    assert_eq!(alice.objects[0].get().as_bytes(), red.as_bytes());
+    assert_eq!(alice.absent, vec![unknown]);
 }
 
 /// Bob tampers with his feed cursor: negative, not a number, past `i64`, an unknown parameter,

@@ -128,6 +128,16 @@ pub const MIGRATIONS: &[Migration] = &[
         ) STRICT;
     ",
     },
+    Migration {
+        version: 7,
+        name: "links by previous link",
+        sql: "
+        -- protocol.md §3.28: checking a new link looks up the held link that names it as
+        -- previous; without this index that lookup read every link of the author, so accepting
+        -- a bundle slowed down as the author's chain grew (docs/benchmarks.md, ingest).
+        CREATE INDEX links_by_prev ON links (prev_link);
+    ",
+    },
 ];
 
 /// A circle's SQLite store.
@@ -633,11 +643,11 @@ pub fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<(), StoreErro
 
 /// Takes the next local ingest sequence number inside a transaction.
 pub fn next_ingest_seq(tx: &Connection) -> Result<i64, StoreError> {
-    Ok(tx.query_row(
-        "UPDATE counters SET value = value + 1 WHERE name = 'ingest_seq' RETURNING value",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached(
+            "UPDATE counters SET value = value + 1 WHERE name = 'ingest_seq' RETURNING value",
+        )?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// The `seq` a roster event envelope claims, read without trusting it (the fold verifies).

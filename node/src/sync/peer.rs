@@ -649,10 +649,8 @@ async fn store_batch(
     clock: &Arc<dyn Clock>,
     out: &mut PeerReport,
 ) -> Result<bool, PeerError> {
-    let Some(last) = objects.asked.last().map(|(i, _)| *i) else {
-        // Every id was absent: the page's cursor covers them.
-        return Ok(false);
-    };
+    // With every id absent, only the page's cursor (saved after the page) covers them.
+    let last = objects.asked.last().map(|(i, _)| *i);
     let me = syncer.0.me.clone();
     let identities = syncer.0.state.identities();
     let now = clock.now();
@@ -665,7 +663,7 @@ async fn store_batch(
             let first_deferred = results.iter().position(is_deferred);
             let covered = match first_deferred {
                 Some(k) => objects.asked[k].0.checked_sub(1),
-                None => Some(last),
+                None => last,
             };
             match covered {
                 Some(i) => {

@@ -27,7 +27,10 @@ pub use age_header::{
 };
 pub use chain::{AuthorChain, ChainError, EquivocationProof, Inserted};
 pub use errors::{BundleError, Part};
-pub use open::{CheckedBundle, OpenedBundle, open, open_own, verify_header_only, verify_link};
+pub use open::{
+    CheckedBundle, OpenedBundle, open, open_checked, open_own, open_own_checked,
+    verify_header_only, verify_link,
+};
 pub use rules::{TargetInfo, check_target};
 pub use seal::{SealRequest, Sealed, seal, seal_own};
 pub use types::{

@@ -331,7 +331,20 @@ pub fn open(
     identities: &[age::x25519::Identity],
     now: Timestamp,
 ) -> Result<OpenedBundle, BundleError> {
-    let (checked, mine) = check_for_recipient(bundle, roster, me, now)?;
+    let checked = verify_header_only(bundle, roster, now)?;
+    open_checked(bundle, checked, me, identities)
+}
+
+/// [`open`] of a `bundle` whose header and link [`verify_header_only`] has already checked
+/// (`checked` must come from this same object): what a node that looked at the header first
+/// uses, so the signatures are verified once.
+pub fn open_checked(
+    bundle: &BundleObject,
+    checked: CheckedBundle,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+) -> Result<OpenedBundle, BundleError> {
+    let mine = recipient_of(bundle, &checked, me)?;
     // protocol.md §3.21: an identity of ours is the one the author encrypted to.
     let identity = identities
         .iter()
@@ -363,8 +376,19 @@ pub fn open_own(
     me: &MemberId,
     now: Timestamp,
 ) -> Result<OpenedBundle, BundleError> {
+    let checked = verify_header_only(sealed.object(), roster, now)?;
+    open_own_checked(sealed, checked, me)
+}
+
+/// [`open_own`] with the header and link already checked by [`verify_header_only`] on
+/// `sealed`'s object.
+pub fn open_own_checked(
+    sealed: &Sealed,
+    checked: CheckedBundle,
+    me: &MemberId,
+) -> Result<OpenedBundle, BundleError> {
     let bundle = sealed.object();
-    let (checked, _) = check_for_recipient(bundle, roster, me, now)?;
+    recipient_of(bundle, &checked, me)?;
     // protocol.md §3.22: the same bounded parse a receiver makes, though age never reads it here.
     let recipient_count = checked.header.value().recipients.len();
     check_age_header(bundle.ciphertext(), recipient_count).map_err(BundleError::AgeHeader)?;
@@ -372,17 +396,25 @@ pub fn open_own(
     check_inner(checked, sealed.inner_envelope())
 }
 
-/// protocol.md §3.1–§3.21: every check before decryption, then whether `me` is a recipient.
-/// Returns the age recipient listed for `me`.
-fn check_for_recipient(
+/// protocol.md §3.21: whether `me` is a recipient of the checked `bundle`. Returns the age
+/// recipient listed for `me`. `checked` must be the check of this very object.
+fn recipient_of(
     bundle: &BundleObject,
-    roster: &dyn RosterHistory,
+    checked: &CheckedBundle,
     me: &MemberId,
-    now: Timestamp,
-) -> Result<(CheckedBundle, String), BundleError> {
-    let checked = verify_header_only(bundle, roster, now)?;
+) -> Result<String, BundleError> {
+    if checked.header.id() != bundle.id() {
+        return Err(BundleError::Malformed {
+            part: Part::Header,
+            message: format!(
+                "the header checked is {}, not this object's {}",
+                checked.header.id(),
+                bundle.id()
+            ),
+        });
+    }
     // protocol.md §3.21: never decrypt what was not sent to us.
-    let mine = checked
+    Ok(checked
         .header
         .value()
         .recipients
@@ -390,8 +422,7 @@ fn check_for_recipient(
         .find(|r| &r.member == me)
         .ok_or(BundleError::NotARecipient)?
         .age_recipient
-        .clone();
-    Ok((checked, mine))
+        .clone())
 }
 
 /// protocol.md §3.24, §3.25 and §3.16: everything after the decryption, on the plaintext; the
