@@ -643,10 +643,12 @@ pub fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<(), StoreErro
 
 /// Takes the next local ingest sequence number inside a transaction.
 pub fn next_ingest_seq(tx: &Connection) -> Result<i64, StoreError> {
+    // Two cached statements rather than one `UPDATE … RETURNING`, which SQLite prepared again
+    // on every call (docs/benchmarks.md, ingest).
+    tx.prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'ingest_seq'")?
+        .execute([])?;
     Ok(tx
-        .prepare_cached(
-            "UPDATE counters SET value = value + 1 WHERE name = 'ingest_seq' RETURNING value",
-        )?
+        .prepare_cached("SELECT value FROM counters WHERE name = 'ingest_seq'")?
         .query_row([], |r| r.get(0))?)
 }
 

@@ -77,7 +77,8 @@ pub fn open_database(path: &Path, migrations: &[Migration]) -> Result<Connection
 /// - `foreign_keys`: the schema's references are enforced, so nothing points at a missing row.
 /// - `secure_delete`: deleted content (retracted reports) is overwritten, not left in free pages.
 /// - `busy_timeout`: a second process (a CLI command while `serve` runs) waits instead of failing.
-/// - A statement cache large enough for the acceptance path (docs/benchmarks.md, ingest).
+/// - A statement cache large enough for the acceptance path, and plans that do not depend on
+///   bound values, so cached statements are not prepared again (docs/benchmarks.md, ingest).
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
@@ -93,6 +94,12 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // The acceptance path alone runs about twenty distinct statements per bundle; rusqlite's
     // default cache of 16 would parse some of them again every time.
     conn.set_prepared_statement_cache_capacity(64);
+    // Plans never depend on the values bound: otherwise SQLite (built with STAT4) prepares the
+    // chain and lineage queries again on every new binding (docs/benchmarks.md, ingest).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
 
