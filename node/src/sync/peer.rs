@@ -525,14 +525,34 @@ async fn pull_feed(
         .await??;
         out.already_held += items.len() - lacking.len();
         let mut deferred = false;
-        for chunk in lacking.chunks(batch) {
-            let objects = fetch_batch(client, clock, circle, &items, chunk).await?;
-            deferred = store_batch(syncer, handle, &peer, &items, objects, clock, out).await?;
+        let chunks: Vec<&[usize]> = lacking.chunks(batch).collect();
+        let mut next = match chunks.first() {
+            Some(chunk) => Some(fetch_batch(client, clock, circle, &items, chunk).await?),
+            None => None,
+        };
+        let mut following = chunks.iter().skip(1);
+        while let Some(objects) = next.take() {
+            // The next batch is fetched while this one is stored (on the blocking pool), so
+            // the peer's answer and our checks use both cores; it is only data until stored.
+            let ahead = following.next();
+            let (stored, fetched) = tokio::join!(
+                store_batch(syncer, handle, &peer, &items, objects, clock, out),
+                async {
+                    match ahead {
+                        Some(chunk) => fetch_batch(client, clock, circle, &items, chunk)
+                            .await
+                            .map(Some),
+                        None => Ok(None),
+                    }
+                }
+            );
+            deferred = stored?;
             // After a batch's transaction (with its cursor) has committed.
             super::crash_point("sync-feed-after-batch");
             if deferred {
                 break;
             }
+            next = fetched?;
         }
         // After a deferral the cursor stays before the deferred bundle (saved with its batch),
         // which is asked for again once our roster has caught up (protocol.md §3.4); otherwise
