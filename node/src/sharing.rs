@@ -181,17 +181,18 @@ fn accept_batch_once(
 ) -> Result<Option<Vec<BatchResult>>, StoreError> {
     let mut results = Vec::with_capacity(objects.len());
     let mut written = Vec::new();
+    // The checks that need no store run first, on every core, before the write lock is taken.
+    let examined = examine_batch(objects, &circle.roster, me, identities, now);
     let tx = circle.store.transaction()?;
-    for bytes in objects {
-        let checked = BundleObject::parse(bytes)
-            .map_err(SharingError::from)
-            .and_then(|object| {
-                let source = Source::Received {
-                    object: &object,
-                    identities,
-                };
-                Ok((check_bundle(&tx, &circle.roster, me, source, now)?, object))
-            });
+    for pre in examined {
+        let checked = pre.map_err(SharingError::from).and_then(|(object, pre)| {
+            let source = Source::Examined {
+                object: &object,
+                pre: Box::new(pre),
+                identities,
+            };
+            Ok((check_bundle(&tx, &circle.roster, me, source, now)?, object))
+        });
         match checked {
             Ok((Checked::Held(accepted), _)) => results.push(Ok(accepted)),
             Ok((Checked::Ready(ready), object)) => {
@@ -218,6 +219,70 @@ fn accept_batch_once(
     Ok(Some(results))
 }
 
+/// A header check and, when we are a recipient, the result of opening the bundle.
+type Prechecked = (
+    bundle::CheckedBundle,
+    Option<Result<bundle::OpenedBundle, BundleError>>,
+);
+
+/// What [`examine_batch`] found for one object: the parsed object and its checks.
+type Examined = (BundleObject, Prechecked);
+
+/// The checks of a batch that read no store (protocol.md §3.1–§3.25: parsing, signatures,
+/// decryption and the inner checks), spread over the machine's cores. Unlike one object alone,
+/// an object to us is opened before we know whether it is held: sync fetches only what it
+/// lacks, and a batch is accepted faster with both cores busy than with one spared a
+/// decryption.
+fn examine_batch(
+    objects: &[&[u8]],
+    roster: &Roster,
+    me: &MemberId,
+    identities: &[age::x25519::Identity],
+    now: Timestamp,
+) -> Vec<Result<Examined, BundleError>> {
+    let one = |bytes: &[u8]| -> Result<Examined, BundleError> {
+        let object = BundleObject::parse(bytes)?;
+        let checked = bundle::verify_header_only(&object, roster, now)?;
+        // protocol.md §3.5: never decrypt unless we are a listed recipient.
+        let opened = checked
+            .header()
+            .value()
+            .is_recipient(me)
+            .then(|| bundle::open_checked(&object, checked.clone(), me, identities));
+        Ok((object, (checked, opened)))
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(objects.len());
+    if workers <= 1 {
+        return objects.iter().map(|b| one(b)).collect();
+    }
+    let mut out: Vec<Option<Result<Examined, BundleError>>> = Vec::new();
+    out.resize_with(objects.len(), || None);
+    std::thread::scope(|scope| {
+        let one = &one;
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                scope.spawn(move || {
+                    (w..objects.len())
+                        .step_by(workers)
+                        .map(|i| (i, one(objects[i])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            let done = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (i, result) in done {
+                out[i] = Some(result);
+            }
+        }
+    });
+    out.into_iter().flatten().collect()
+}
+
 /// Where the plaintext of a bundle to store comes from.
 enum Source<'a> {
     /// A received object: opened with our age identities when we are a recipient.
@@ -231,20 +296,29 @@ enum Source<'a> {
         sealed: &'a bundle::Sealed,
         identities: &'a [age::x25519::Identity],
     },
+    /// A received object whose store-free checks already ran ([`examine_batch`]): its header
+    /// check and, when we are a recipient, the result of opening it.
+    Examined {
+        object: &'a BundleObject,
+        pre: Box<Prechecked>,
+        identities: &'a [age::x25519::Identity],
+    },
 }
 
 impl Source<'_> {
-    fn object(&self) -> &BundleObject {
+    /// §3.1–§3.20 on the object (done already for an examined one).
+    fn check(&self, roster: &Roster, now: Timestamp) -> Result<bundle::CheckedBundle, BundleError> {
         match self {
-            Source::Received { object, .. } => object,
-            Source::Own { sealed, .. } => sealed.object(),
+            Source::Received { object, .. } => bundle::verify_header_only(object, roster, now),
+            Source::Own { sealed, .. } => bundle::verify_header_only(sealed.object(), roster, now),
+            Source::Examined { pre, .. } => Ok(pre.0.clone()),
         }
     }
 
     /// Opens the bundle for `me`, a listed recipient, given its header check (so the header
     /// and link signatures are verified once).
     fn open(
-        &self,
+        self,
         checked: bundle::CheckedBundle,
         me: &MemberId,
     ) -> Result<bundle::OpenedBundle, SharingError> {
@@ -252,6 +326,14 @@ impl Source<'_> {
             Source::Received { object, identities } => {
                 Ok(bundle::open_checked(object, checked, me, identities)?)
             }
+            Source::Examined {
+                object,
+                pre,
+                identities,
+            } => match pre.1 {
+                Some(opened) => Ok(opened?),
+                None => Ok(bundle::open_checked(object, checked, me, identities)?),
+            },
             Source::Own { sealed, identities } => {
                 let opened = bundle::open_own_checked(sealed, checked, me)?;
                 // protocol.md §3.21, the half `open_own` cannot do: we hold the age identity
@@ -304,7 +386,7 @@ fn check_bundle(
     source: Source<'_>,
     now: Timestamp,
 ) -> Result<Checked, SharingError> {
-    let checked = bundle::verify_header_only(source.object(), roster, now)?;
+    let checked = source.check(roster, now)?;
     let header_id = checked.header().id();
     let h = checked.header().value().clone();
     let link_held = conn
