@@ -5,25 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use debrief_keys::{Identity, Passphrase};
-use debrief_node::home::Home;
-use debrief_node::node::Node;
 use debrief_node::sharing::{self, Accepted, BatchResult, SharingError};
-use debrief_protocol::bundle::{BundleId, BundleKind, SealRequest, Tlp, seal};
-use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
-use debrief_protocol::roster::Policy;
-use debrief_protocol::{EnvelopeId, Timestamp};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use zeroize::Zeroizing;
-
-fn profile() -> OrgProfile {
-    OrgProfile {
-        industry: Industry::Saas,
-        size_band: SizeBand::M,
-        region: Region::Europe,
-    }
-}
+use debrief_tests::node_kit::NodeWithAuthor;
 
 fn outcome(r: &BatchResult) -> String {
     match r {
@@ -38,54 +21,18 @@ fn outcome(r: &BatchResult) -> String {
 #[test]
 fn a_batch_commits_once_and_a_bad_object_in_it_leaves_nothing_of_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let now = debrief_node::node::now();
-    let author =
-        Identity::generate(&mut StdRng::seed_from_u64(7), "Bravo Ltd", profile(), now).unwrap();
-    let pass = Passphrase::new(Zeroizing::new("correct horse".to_owned())).unwrap();
-    let node = Node::init(
-        Home::at(dir.path()),
-        "Acme",
-        profile(),
-        None,
-        pass,
-        Some(10),
-        now,
-    )
-    .unwrap();
-    let card = author.signed_card(None, now).unwrap();
-    let mut circle = node
-        .create_circle("ops", "Be kind.", Policy::default(), vec![card], now)
-        .unwrap();
-    let source = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/valid/book-2017-leap-second-dns.md"),
-    )
-    .unwrap();
-    let body = sharing::report_body(&debrief_protocol::report::parse(&source).unwrap()).unwrap();
-    let seal_at = |seq: u64, prev: Option<EnvelopeId>, id: u8, at: Timestamp| {
-        seal(SealRequest {
-            roster: &circle.roster,
-            roster_fresh_as_of: at,
-            max_roster_age_secs: circle.roster.policy().max_roster_age_secs,
-            author: author.member_id(),
-            signer: &author,
-            author_seq: seq,
-            prev_link: prev,
-            bundle_id: BundleId([id; 16]),
-            kind: BundleKind::Report,
-            target: None,
-            tlp: Tlp::Amber,
-            named: Vec::new(),
-            body: body.clone(),
-            now: at,
-        })
-        .unwrap()
-    };
-    let o1 = seal_at(1, None, 1, now);
-    let o2 = seal_at(2, Some(o1.link().id()), 2, now);
-    let o3 = seal_at(3, Some(o2.link().id()), 3, now);
+    let kit = NodeWithAuthor::new(dir.path(), 7);
+    let o1 = kit.seal(1, None, 1);
+    let o2 = kit.seal(2, Some(o1.link().id()), 2);
+    let o3 = kit.seal(3, Some(o2.link().id()), 3);
     // Another bundle at seq 3: the author equivocates.
-    let o3b = seal_at(3, Some(o2.link().id()), 33, now);
+    let o3b = kit.seal(3, Some(o2.link().id()), 33);
+    let NodeWithAuthor {
+        node,
+        mut circle,
+        now,
+        ..
+    } = kit;
     let tampered = {
         let mut bytes = o2.as_bytes().to_vec();
         let at = String::from_utf8(bytes.clone())

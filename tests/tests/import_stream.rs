@@ -3,76 +3,27 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use debrief_keys::{Identity, Passphrase};
-use debrief_node::home::Home;
-use debrief_node::node::Node;
 use debrief_node::sharing::{self, Accepted, ImportLine, MAX_IMPORT_LINE_BYTES};
-use debrief_protocol::bundle::{BundleId, BundleKind, SealRequest, Tlp, seal};
-use debrief_protocol::profile::{Industry, OrgProfile, Region, SizeBand};
-use debrief_protocol::roster::Policy;
 use debrief_protocol::{EnvelopeId, Sha256Digest};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use zeroize::Zeroizing;
-
-fn profile() -> OrgProfile {
-    OrgProfile {
-        industry: Industry::Saas,
-        size_band: SizeBand::M,
-        region: Region::Europe,
-    }
-}
+use debrief_tests::node_kit::NodeWithAuthor;
 
 #[test]
 fn an_export_streams_line_by_line_and_an_overlong_line_is_quarantined_by_its_prefix() {
     let dir = tempfile::tempdir().unwrap();
-    let now = debrief_node::node::now();
-    let author =
-        Identity::generate(&mut StdRng::seed_from_u64(9), "Bravo Ltd", profile(), now).unwrap();
-    let pass = Passphrase::new(Zeroizing::new("correct horse".to_owned())).unwrap();
-    let node = Node::init(
-        Home::at(dir.path()),
-        "Acme",
-        profile(),
-        None,
-        pass,
-        Some(10),
-        now,
-    )
-    .unwrap();
-    let card = author.signed_card(None, now).unwrap();
-    let mut circle = node
-        .create_circle("ops", "Be kind.", Policy::default(), vec![card], now)
-        .unwrap();
-    let source = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/valid/book-2017-leap-second-dns.md"),
-    )
-    .unwrap();
-    let body = sharing::report_body(&debrief_protocol::report::parse(&source).unwrap()).unwrap();
+    let kit = NodeWithAuthor::new(dir.path(), 9);
     let mut prev: Option<EnvelopeId> = None;
     let mut objects = Vec::new();
     for seq in 1..=3u64 {
-        let o = seal(SealRequest {
-            roster: &circle.roster,
-            roster_fresh_as_of: now,
-            max_roster_age_secs: circle.roster.policy().max_roster_age_secs,
-            author: author.member_id(),
-            signer: &author,
-            author_seq: seq,
-            prev_link: prev,
-            bundle_id: BundleId([seq as u8; 16]),
-            kind: BundleKind::Report,
-            target: None,
-            tlp: Tlp::Amber,
-            named: Vec::new(),
-            body: body.clone(),
-            now,
-        })
-        .unwrap();
+        let o = kit.seal(seq, prev, seq as u8);
         prev = Some(o.link().id());
         objects.push(o);
     }
+    let NodeWithAuthor {
+        node,
+        mut circle,
+        now,
+        ..
+    } = kit;
     // 1: bundle, 2: blank, 3: not JSON, 4: overlong, 5: bundle with CRLF, 6: bundle without a
     // final newline.
     let overlong = vec![b'x'; MAX_IMPORT_LINE_BYTES + 10];
