@@ -472,10 +472,7 @@ async fn fetch_bundle(
             // protocol.md §3.4: not bad, only early; retried next round.
             Err(SharingError::Rejected(e)) if e.is_retryable() => Ok(Fetched::Deferred),
             Err(e) => {
-                let reason = refusal_reason(&e);
-                sharing::quarantine(c, &body, &reason, &source, now).map_err(sharing_store)?;
-                metrics.bundle_quarantined(circle_id);
-                tracing::warn!(%source, %reason, "bundle quarantined");
+                quarantine_bundle(c, &body, &refusal_reason(&e), &source, now, &metrics)?;
                 Ok(Fetched::Quarantined)
             }
         }
@@ -649,6 +646,21 @@ fn is_deferred(result: &sharing::BatchResult) -> bool {
     matches!(result, Err(SharingError::Rejected(e)) if e.is_retryable())
 }
 
+/// Puts a refused bundle object in the quarantine (protocol.md §5.3), counted and logged.
+fn quarantine_bundle(
+    c: &mut Circle,
+    bytes: &[u8],
+    reason: &str,
+    source: &str,
+    now: debrief_protocol::Timestamp,
+    metrics: &crate::server::metrics::Metrics,
+) -> Result<(), StoreError> {
+    sharing::quarantine(c, bytes, reason, source, now).map_err(sharing_store)?;
+    metrics.bundle_quarantined(c.roster.circle_id());
+    tracing::warn!(%source, %reason, "bundle quarantined");
+    Ok(())
+}
+
 /// The quarantine's reason for a refused object: the rule it broke, when it broke one.
 fn refusal_reason(e: &SharingError) -> String {
     match e {
@@ -720,9 +732,7 @@ async fn store_batch(
             }))
             .collect::<Vec<_>>();
         for (b, reason) in refused {
-            sharing::quarantine(c, b, &reason, &source, now).map_err(sharing_store)?;
-            metrics.bundle_quarantined(circle_id);
-            tracing::warn!(%source, %reason, "bundle quarantined");
+            quarantine_bundle(c, b, &reason, &source, now, &metrics)?;
             counts.quarantined += 1;
         }
         Ok::<_, StoreError>(counts)
